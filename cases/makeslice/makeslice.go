@@ -1,0 +1,6 @@
+package main
+
+func main() {
+	s := make([]byte, 1024)
+	_ = s
+}

@@ -1,0 +1,111 @@
+"""Cases: any directory of Go files, with an optional case.yaml (title, source, claims)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gomatrix.config import read_yaml
+from gomatrix.errors import CaseError
+from gomatrix.schemas import validate
+
+CASE_FILE = "case.yaml"
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str
+    site: SiteRef | None = None
+    expect: str | None = None  # "stack" | "heap", with site
+    benchmark: str | None = None
+    allocs_per_op: float | None = None  # with benchmark
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: Path
+    go_files: tuple[str, ...]
+    title: str
+    source: str
+    claims: tuple[Claim, ...]
+
+
+def _go_files(directory: Path) -> tuple[str, ...]:
+    return tuple(sorted(p.name for p in directory.iterdir() if p.is_file() and p.suffix == ".go"))
+
+
+def load_case(directory: Path) -> Case:
+    """One case directory -> Case; case.yaml is optional."""
+    if not directory.is_dir():
+        raise CaseError(f"{directory} is not a directory", where=str(directory),
+                        fix="Point --cases-dir at a directory of case directories.")
+    go_files = _go_files(directory)
+    if not go_files:
+        raise CaseError("the directory holds no .go files", where=str(directory),
+                        fix="A case is a directory of Go files (package main with benchmarks in _test.go).")
+    meta_path = directory / CASE_FILE
+    meta: dict[str, Any] = {}
+    if meta_path.exists():
+        loaded = read_yaml(meta_path, error_cls=CaseError)
+        meta = loaded if loaded is not None else {}
+        if not isinstance(meta, dict):
+            raise CaseError("case.yaml must be a mapping (title, source, claims)", where=str(meta_path),
+                            fix="See schemas/case.schema.json.")
+        validate(meta, "case", where=str(meta_path), error_cls=CaseError,
+                 fix="See schemas/case.schema.json for the case.yaml format.")
+    claims = []
+    for raw in meta.get("claims") or []:
+        site = raw.get("site")
+        claim = Claim(
+            id=raw["id"], text=raw["text"],
+            site=SiteRef(file=site["file"], line=site["line"]) if site else None,
+            expect=raw.get("expect"), benchmark=raw.get("benchmark"),
+            allocs_per_op=raw.get("allocs_per_op"),
+        )
+        if claim.site is not None and claim.site.file not in go_files:
+            raise CaseError(f"claim {claim.id!r} names {claim.site.file}, which is not a Go file of the case",
+                            where=str(meta_path), fix=f"Use one of: {', '.join(go_files)}.")
+        claims.append(claim)
+    return Case(
+        name=directory.name,
+        path=directory.resolve(),
+        go_files=go_files,
+        title=str(meta.get("title") or directory.name),
+        source=str(meta.get("source") or ""),
+        claims=tuple(claims),
+    )
+
+
+def discover_cases(cases_dir: Path, selection: tuple[str, ...] | None = None) -> list[Case]:
+    """Cases under cases_dir (or cases_dir itself when it directly holds Go files), filtered by name."""
+    if not cases_dir.is_dir():
+        raise CaseError(f"cases directory {cases_dir} does not exist", where=str(cases_dir),
+                        fix="Create it or pass --cases-dir.")
+    if _go_files(cases_dir):
+        found = {cases_dir.name: cases_dir}
+    else:
+        found = {p.name: p for p in sorted(cases_dir.iterdir())
+                 if p.is_dir() and not p.name.startswith(".") and _go_files(p)}
+    if not found:
+        raise CaseError("no case directories (directories with .go files) found", where=str(cases_dir),
+                        fix="Each case is a subdirectory holding Go files.")
+    names = sorted(found) if selection is None else list(selection)
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, list(found), n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise CaseError(f"unknown case(s): {', '.join(hints)}", where=str(cases_dir),
+                        fix=f"Available: {', '.join(sorted(found))}.")
+    return [load_case(found[n]) for n in names]

@@ -1,0 +1,151 @@
+"""Cell JSON: built from a cell's outcome and raw outputs, validated before it is written, and on read."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gomatrix.config import BenchSettings
+from gomatrix.errors import CellFileError
+from gomatrix.parse import parse_bench, parse_escapes, summarize
+from gomatrix.plan import Cell
+from gomatrix.runner import CellOutcome
+from gomatrix.schemas import validate
+
+SCHEMA_VERSION = 1
+RAW_FILES = {
+    "go_version": "go-version.txt",
+    "go_env": "go-env.txt",
+    "prepare": "prepare.txt",
+    "escape": "escape.txt",
+    "bench": "bench.txt",
+    "steps": "steps.tsv",
+    "driver_log": "driver.log",
+}
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _steps(text: str) -> list[dict[str, Any]]:
+    steps = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4:
+            continue
+        try:
+            seconds = max(0.0, float(parts[3]) - float(parts[2]))
+            steps.append({"name": parts[0], "exit_code": int(parts[1]), "seconds": round(seconds, 3)})
+        except ValueError:
+            continue
+    return steps
+
+
+def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_dir: Path,
+               run_dir: Path) -> dict[str, Any]:
+    """The cell document; benchmarks and escapes are parsed from the raw outputs that exist."""
+    version_line = _read(raw_dir / "go-version.txt").strip() or None
+    env = _read(raw_dir / "go-env.txt").split()
+    goarch = env[1] if len(env) >= 2 and env[1] in ("amd64", "arm64") else cell.arch
+    goversion = env[2] if len(env) >= 3 and env[2].startswith("go") else None
+    status, reason = outcome.status, outcome.reason
+    if status == "ok" and goarch != cell.arch:
+        status, reason = "failed", f"planned {cell.arch} but the toolchain reported GOARCH={goarch}"
+    benchmarks = []
+    for summary in summarize(parse_bench(_read(raw_dir / "bench.txt")).samples):
+        benchmarks.append({
+            "name": summary.name,
+            "procs": summary.procs,
+            "allocs_per_op": summary.allocs_per_op,
+            "bytes_per_op": summary.bytes_per_op,
+            "ns_per_op": summary.ns_per_op,
+            "samples": [
+                {"iterations": s.iterations, "ns_per_op": s.ns_per_op, "bytes_per_op": s.bytes_per_op,
+                 "allocs_per_op": s.allocs_per_op}
+                for s in summary.samples
+            ],
+        })
+    escapes = [
+        {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
+         "verdict": s.verdict}
+        for s in parse_escapes(_read(raw_dir / "escape.txt"), cell.case.go_files)
+    ]
+    raw = {
+        key: str((raw_dir / name).relative_to(run_dir))
+        for key, name in RAW_FILES.items()
+        if (raw_dir / name).exists()
+    }
+    image = None
+    if outcome.image is not None:
+        image = {"ref": outcome.image.ref, "id": outcome.image.id, "digest": outcome.image.digest,
+                 "architecture": outcome.image.architecture}
+    toolchain = None
+    if outcome.toolchain is not None:
+        toolchain = {"version": outcome.toolchain.version, "source": outcome.toolchain.source,
+                     "sha256": outcome.toolchain.sha256}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "key": cell.key,
+        "case": cell.case.name,
+        "planned": {"version": cell.version, "arch": cell.arch},
+        "go_version": goversion,
+        "go_version_line": version_line,
+        "arch": goarch,
+        "runner": outcome.runner,
+        "emulated": outcome.emulated,
+        "image": image,
+        "toolchain": toolchain,
+        "status": status,
+        "reason": reason,
+        "settings": {"benchtime": settings.benchtime, "count": settings.count},
+        "benchmarks": benchmarks,
+        "escapes": escapes,
+        "timings": {"total_s": outcome.total_s, "started_at": outcome.started_at,
+                    "steps": _steps(_read(raw_dir / "steps.tsv"))},
+        "raw": raw,
+    }
+
+
+def write_json_atomic(doc: Any, path: Path) -> None:
+    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(doc, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_cell(doc: dict[str, Any], path: Path) -> None:
+    validate(doc, "cell", where=str(path), error_cls=CellFileError,
+             fix="This is a bug in gomatrix: the cell it built does not match its schema.")
+    write_json_atomic(doc, path)
+
+
+def read_cell(path: Path) -> dict[str, Any]:
+    """Load and validate a cell file; errors name the file and the failing JSON path."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CellFileError(f"cannot read it: {exc.strerror}", where=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise CellFileError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                            where=str(path), fix="Delete the file and rerun its cell.") from None
+    validate(doc, "cell", where=str(path), error_cls=CellFileError,
+             fix="Delete or restore the file and rerun its cell; the other cells are untouched.")
+    if not isinstance(doc, dict):  # the schema requires an object; this narrows the type
+        raise CellFileError("not a JSON object", where=str(path))
+    return doc

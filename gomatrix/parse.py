@@ -1,0 +1,189 @@
+"""Parsers shared by every runner: Go benchmark output and -gcflags=-m escape diagnostics."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# "BenchmarkName-8   1000   12.5 ns/op   0 B/op   0 allocs/op" (the -procs suffix is absent at GOMAXPROCS=1)
+_BENCH_LINE = re.compile(r"^(Benchmark\S*?)(?:-(\d+))?\s+(\d+)\s+(.*)$")
+# "key: value" configuration lines (goos, goarch, pkg, cpu) as benchstat reads them
+_CONFIG_LINE = re.compile(r"^([a-z][^\s:A-Z]*):\s*(.*)$")
+# "./file.go:12:7: message" (col optional; compiler positions)
+_DIAG_LINE = re.compile(r"^(?:\./)?([^\s:][^:]*\.go):(\d+)(?::(\d+))?: (.*)$")
+
+_UNITS = {"ns/op": "ns_per_op", "B/op": "bytes_per_op", "allocs/op": "allocs_per_op"}
+
+
+@dataclass(frozen=True)
+class BenchSample:
+    name: str
+    procs: int | None
+    iterations: int
+    ns_per_op: float | None
+    bytes_per_op: float | None
+    allocs_per_op: float | None
+
+
+@dataclass(frozen=True)
+class BenchOutput:
+    config: dict[str, str]
+    samples: tuple[BenchSample, ...]
+
+
+@dataclass(frozen=True)
+class BenchmarkSummary:
+    """All samples of one benchmark, with medians."""
+
+    name: str
+    procs: int | None
+    allocs_per_op: float | None
+    bytes_per_op: float | None
+    ns_per_op: float | None
+    samples: tuple[BenchSample, ...] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    line: int
+    col: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class EscapeSite:
+    file: str
+    line: int
+    col: int | None
+    message: str
+    subject: str  # the variable or expression the message is about
+    verdict: str  # "heap" | "stack"
+
+
+def parse_bench(text: str) -> BenchOutput:
+    """Benchmark lines (every sample kept) and the key: value configuration lines before them."""
+    config: dict[str, str] = {}
+    samples: list[BenchSample] = []
+    for raw_line in text.splitlines():
+        line = raw_line.rstrip()
+        match = _BENCH_LINE.match(line)
+        if match:
+            values: dict[str, float] = {}
+            fields = match.group(4).split()
+            # value unit pairs; anything unparsable ends the pairs (e.g. a trailing log line)
+            for value, unit in zip(fields[0::2], fields[1::2], strict=False):
+                try:
+                    number = float(value)
+                except ValueError:
+                    break
+                if unit in _UNITS:
+                    values[_UNITS[unit]] = number
+            if "ns_per_op" not in values:
+                continue  # e.g. "BenchmarkX-2   --- FAIL" or a name printed by the benchmark itself
+            samples.append(BenchSample(
+                name=match.group(1),
+                procs=int(match.group(2)) if match.group(2) else None,
+                iterations=int(match.group(3)),
+                ns_per_op=values.get("ns_per_op"),
+                bytes_per_op=values.get("bytes_per_op"),
+                allocs_per_op=values.get("allocs_per_op"),
+            ))
+            continue
+        config_match = _CONFIG_LINE.match(line)
+        if config_match and not samples:
+            config[config_match.group(1)] = config_match.group(2)
+    return BenchOutput(config=config, samples=tuple(samples))
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def summarize(samples: Iterable[BenchSample]) -> list[BenchmarkSummary]:
+    """Group samples by benchmark name, in first-seen order."""
+    groups: dict[str, list[BenchSample]] = {}
+    for sample in samples:
+        groups.setdefault(sample.name, []).append(sample)
+    return [
+        BenchmarkSummary(
+            name=name,
+            procs=group[0].procs,
+            allocs_per_op=_median(s.allocs_per_op for s in group),
+            bytes_per_op=_median(s.bytes_per_op for s in group),
+            ns_per_op=_median(s.ns_per_op for s in group),
+            samples=tuple(group),
+        )
+        for name, group in groups.items()
+    ]
+
+
+def parse_diagnostics(text: str) -> list[Diagnostic]:
+    """Every file:line[:col]: message line of compiler output."""
+    out = []
+    for line in text.splitlines():
+        match = _DIAG_LINE.match(line.rstrip())
+        if match:
+            col = match.group(3)
+            out.append(Diagnostic(match.group(1), int(match.group(2)), int(col) if col else None,
+                                  match.group(4)))
+    return out
+
+
+def classify(message: str) -> tuple[str, str] | None:
+    """(subject, verdict) for an allocation-site message, None for other diagnostics."""
+    text = message.rstrip(":").strip()
+    if text.startswith("moved to heap: "):
+        return text[len("moved to heap: "):], "heap"
+    if text.endswith(" escapes to heap"):
+        return text[: -len(" escapes to heap")], "heap"
+    if text.endswith(" does not escape"):
+        return text[: -len(" does not escape")], "stack"
+    return None
+
+
+def parse_escapes(text: str, case_files: Iterable[str]) -> list[EscapeSite]:
+    """Allocation sites with their verdict, only in the case's own files (not _testmain.go etc.).
+
+    Duplicates (the same site printed twice, e.g. with -m=2 flow lines) are kept once.
+    """
+    wanted = set(case_files)
+    seen: set[tuple[str, int, int | None, str]] = set()
+    sites = []
+    for diag in parse_diagnostics(text):
+        if diag.file not in wanted:
+            continue
+        classified = classify(diag.message)
+        if classified is None:
+            continue
+        subject, verdict = classified
+        key = (diag.file, diag.line, diag.col, diag.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        sites.append(EscapeSite(diag.file, diag.line, diag.col, diag.message.rstrip(":"), subject, verdict))
+    return sites
+
+
+_NOTES = ("can inline", "cannot inline", "inlining call", "skip inlining", "leaking param", "parameter ",
+          "leaking closure", "mark escaped content", "func literal does not escape")
+
+
+def compiler_errors(text: str, case_files: Iterable[str], limit: int = 8) -> str:
+    """The compiler's error lines (not -m diagnostics) for a failure reason."""
+    wanted = set(case_files)
+    lines = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line or line.startswith(("# ", "<autogenerated>")):
+            continue
+        match = _DIAG_LINE.match(line)
+        if match:
+            message = match.group(4)
+            if match.group(1) not in wanted or classify(message) is not None or message.startswith(_NOTES):
+                continue
+        lines.append(line)
+    return "\n".join(lines[:limit])

@@ -1,0 +1,343 @@
+"""Reporting is pure: cell documents -> report document -> markdown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from gomatrix.cases import Case
+
+REPORT_SCHEMA_VERSION = 1
+NO_DIAGNOSTIC = "stack (no diagnostic)"
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """'go1.24.11' / '1.24' -> (1, 24, 11) / (1, 24, -1) for ordering (a bare minor sorts first)."""
+    numbers = [int(n) for n in re.findall(r"\d+", version)[:3]]
+    while len(numbers) < 3:
+        numbers.append(-1)
+    return tuple(numbers)
+
+
+def column_id(go_version: str, arch: str) -> str:
+    return f"{go_version} {arch}"
+
+
+def _cell_version(cell: dict[str, Any]) -> str:
+    return str(cell["go_version"] or f"go{cell['planned']['version']}")
+
+
+def _base_verdict(verdict: str | None) -> str | None:
+    return "stack" if verdict == NO_DIAGNOSTIC else verdict
+
+
+def _sites(case_cells: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per allocation site (file, line, subject); a cell that ran but printed nothing for a
+    site that other versions report is on the stack there: -m reports every heap allocation."""
+    rows: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for col, cell in case_cells:
+        for esc in cell["escapes"]:
+            key = (esc["file"], esc["line"], esc["subject"])
+            row = rows.setdefault(key, {"file": esc["file"], "line": esc["line"], "subject": esc["subject"],
+                                        "verdicts": {}})
+            previous = row["verdicts"].get(col)
+            # Inlining can report the same site twice; heap wins (it is the allocation).
+            if previous is None or esc["verdict"] == "heap":
+                row["verdicts"][col] = {"verdict": esc["verdict"], "message": esc["message"]}
+    for row in rows.values():
+        for col, cell in case_cells:
+            if cell["status"] == "ok" and col not in row["verdicts"]:
+                row["verdicts"][col] = {"verdict": NO_DIAGNOSTIC, "message": ""}
+    return [rows[k] for k in sorted(rows)]
+
+
+def _benchmarks(case_cells: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for col, cell in case_cells:
+        for bench in cell["benchmarks"]:
+            row = rows.setdefault(bench["name"], {"name": bench["name"], "results": {}})
+            row["results"][col] = {
+                "allocs_per_op": bench["allocs_per_op"],
+                "bytes_per_op": bench["bytes_per_op"],
+                "ns_per_op": bench["ns_per_op"],
+                "samples": len(bench["samples"]),
+                "emulated": cell["emulated"],
+            }
+    return list(rows.values())
+
+
+def _claim_results(claim: Any, case_cells: list[tuple[str, dict[str, Any]]], sites: list[dict[str, Any]],
+                   benchmarks: list[dict[str, Any]]) -> dict[str, bool | None]:
+    results: dict[str, bool | None] = {}
+    for col, cell in case_cells:
+        if cell["status"] != "ok":
+            results[col] = None
+            continue
+        if claim.site is not None:
+            verdicts = [_base_verdict(s["verdicts"].get(col, {}).get("verdict")) for s in sites
+                        if s["file"] == claim.site.file and s["line"] == claim.site.line]
+            verdicts = [v for v in verdicts if v is not None]
+            # No heap message at that line means nothing there went to the heap.
+            verdict = "heap" if "heap" in verdicts else "stack"
+            results[col] = verdict == claim.expect
+        else:
+            bench = next((b for b in benchmarks if b["name"] == claim.benchmark), None)
+            value = bench["results"].get(col, {}).get("allocs_per_op") if bench else None
+            results[col] = None if value is None else value == claim.allocs_per_op
+    return results
+
+
+def _segments(series: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """[(version, value)] in version order -> [(value, first version, last version)] runs."""
+    runs: list[tuple[str, str, str]] = []
+    for version, value in series:
+        if runs and runs[-1][0] == value:
+            runs[-1] = (value, runs[-1][1], version)
+        else:
+            runs.append((value, version, version))
+    return runs
+
+
+def describe_runs(runs: Sequence[tuple[str, str, str]]) -> str:
+    """'stack up to go1.23.9, heap from go1.24.11' style text."""
+    parts = []
+    for index, (value, first, last) in enumerate(runs):
+        if index == 0:
+            parts.append(f"{value} up to {last}")
+        elif index == len(runs) - 1:
+            parts.append(f"{value} from {first}")
+        else:
+            parts.append(f"{value} in {first}" if first == last else f"{value} in {first}–{last}")
+    return ", ".join(parts)
+
+
+def _series(columns: list[dict[str, Any]], arch: str, values: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(c["go_version"], str(values[c["id"]])) for c in columns
+            if c["arch"] == arch and values.get(c["id"]) is not None]
+
+
+def _changes(case_name: str, columns: list[dict[str, Any]], arches: list[str], label: str,
+             values: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """One change entry per distinct history, naming the arches that share it."""
+    by_text: dict[str, list[str]] = {}
+    for arch in arches:
+        runs = _segments(_series(columns, arch, values))
+        if len(runs) > 1:
+            by_text.setdefault(describe_runs(runs), []).append(arch)
+    return [{"case": case_name, "kind": kind, "subject": label, "arches": arch_list, "text": text}
+            for text, arch_list in by_text.items()]
+
+
+def _fmt_number(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def build_report(cells: Iterable[dict[str, Any]], cases: Sequence[Case], *, generated_at: str,
+                 title: str = "gomatrix report") -> dict[str, Any]:
+    """Merge cell documents into one report document (validated by schemas/report.schema.json)."""
+    cell_list = sorted(cells, key=lambda c: (version_key(_cell_version(c)), c["arch"], c["case"]))
+    columns: list[dict[str, Any]] = []
+    seen_cols: set[str] = set()
+    for cell in cell_list:
+        col = column_id(_cell_version(cell), cell["arch"])
+        if col not in seen_cols:
+            seen_cols.add(col)
+            columns.append({"id": col, "go_version": _cell_version(cell), "arch": cell["arch"],
+                            "emulated": cell["emulated"]})
+    arches = sorted({c["arch"] for c in columns})
+    case_by_name = {c.name: c for c in cases}
+    case_names = sorted({c["case"] for c in cell_list}, key=lambda n: (n not in case_by_name, n))
+    report_cases = []
+    changes: list[dict[str, Any]] = []
+    for name in case_names:
+        case_cells = [(column_id(_cell_version(c), c["arch"]), c) for c in cell_list if c["case"] == name]
+        sites = _sites(case_cells)
+        benchmarks = _benchmarks(case_cells)
+        meta = case_by_name.get(name)
+        claims = []
+        for claim in meta.claims if meta else ():
+            results = _claim_results(claim, case_cells, sites, benchmarks)
+            texts = {k: (None if v is None else ("holds" if v else "fails")) for k, v in results.items()}
+            claim_changes = _changes(name, columns, arches, claim.id, texts, "claim")
+            claims.append({"id": claim.id, "text": claim.text, "results": results,
+                           "changes": [c["text"] + f" ({', '.join(c['arches'])})" for c in claim_changes]})
+            changes.extend(claim_changes)
+        for site in sites:
+            values = {k: _base_verdict(v["verdict"]) for k, v in site["verdicts"].items()}
+            label = f"{site['file']}:{site['line']} {site['subject']}"
+            changes.extend(_changes(name, columns, arches, label, values, "escape"))
+        for bench in benchmarks:
+            values = {k: (None if r["allocs_per_op"] is None else f"{_fmt_number(r['allocs_per_op'])} allocs/op")
+                      for k, r in bench["results"].items()}
+            changes.extend(_changes(name, columns, arches, bench["name"], values, "allocs"))
+        report_cases.append({
+            "name": name,
+            "title": meta.title if meta else name,
+            "source": meta.source if meta else "",
+            "benchmarks": benchmarks,
+            "sites": sites,
+            "claims": claims,
+        })
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "title": title,
+        "generated_at": generated_at,
+        "columns": columns,
+        "cells": [
+            {"key": c["key"], "case": c["case"], "column": column_id(_cell_version(c), c["arch"]),
+             "go_version": c["go_version"], "arch": c["arch"], "status": c["status"], "reason": c["reason"],
+             "runner": c["runner"], "emulated": c["emulated"],
+             "image": (c["image"] or {}).get("ref") or (c.get("toolchain") or {}).get("source"),
+             "digest": (c["image"] or {}).get("digest") or (c.get("toolchain") or {}).get("sha256"),
+             "total_s": c["timings"]["total_s"]}
+            for c in cell_list
+        ],
+        "cases": report_cases,
+        "changes": [c for c in changes if c["kind"] != "claim"],
+    }
+
+
+# ---------------------------------------------------------------- markdown
+
+_MD_SPECIAL = re.compile(r"([\\|`*_\[\]<>#])")
+
+
+def md_text(text: object) -> str:
+    """Plain text safe inside a GFM table cell: one line, markdown and HTML characters escaped."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def md_code(text: object) -> str:
+    """An inline code span that survives backticks and pipes in the text."""
+    flat = " ".join(str(text).split()).replace("|", "¦")
+    fence = "``" if "`" in flat else "`"
+    return f"{fence} {flat} {fence}" if "`" in flat else f"`{flat}`"
+
+
+def _header(columns: list[dict[str, Any]]) -> list[str]:
+    return [f"{c['go_version']} {c['arch']}" + (" †" if c["emulated"] else "") for c in columns]
+
+
+def _status_of(report: dict[str, Any], case: str, col: str) -> str:
+    for cell in report["cells"]:
+        if cell["case"] == case and cell["column"] == col:
+            return str(cell["status"])
+    return "not run"
+
+
+def format_duration(ns: float | None) -> str:
+    """12.3 ns, 250 µs, 5.09 ms: three significant digits, no exponent."""
+    if ns is None:
+        return "?"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{_three_digits(ns / scale)} {unit}"
+    return f"{_three_digits(ns)} ns"
+
+
+def _three_digits(value: float) -> str:
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def _bench_cell(result: dict[str, Any] | None, status: str) -> str:
+    if result is None:
+        return status if status != "ok" else "–"
+    ns_text = format_duration(result["ns_per_op"])
+    if result["emulated"]:
+        ns_text += " †"
+    return (f"**{_fmt_number(result['allocs_per_op'])}** allocs · {_fmt_number(result['bytes_per_op'])} B · "
+            f"{ns_text}")
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as GitHub-flavoured markdown (tables by tabulate)."""
+    columns = report["columns"]
+    cells = report["cells"]
+    statuses: dict[str, int] = {}
+    for cell in cells:
+        statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
+    versions = sorted({c["go_version"] for c in columns}, key=version_key)
+    arches = sorted({c["arch"] for c in columns})
+    emulated = sorted({c["arch"] for c in columns if c["emulated"]})
+    out = [f"# {md_text(report['title'])}", ""]
+    out.append(f"Generated {report['generated_at']} · {len(cells)} cells: "
+               + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+               + f" · Go {', '.join(versions)} · {', '.join(arches)}"
+               + (f" · † {', '.join(emulated)} ran under QEMU emulation: its ns/op is not a CPU measurement"
+                  if emulated else ""))
+    out.append("")
+    header = _header(columns)
+
+    claim_rows = []
+    claim_changes = []
+    for case in report["cases"]:
+        for claim in case["claims"]:
+            marks = []
+            for col in columns:
+                value = claim["results"].get(col["id"])
+                marks.append("–" if value is None else ("✅" if value else "❌"))
+            claim_rows.append([md_text(case["name"]), f"{md_text(claim['text'])} ({md_code(claim['id'])})",
+                               *marks])
+            for change in claim["changes"]:
+                claim_changes.append(f"- {md_code(claim['id'])}: {md_text(change)}")
+    if claim_rows:
+        out += ["## Claims", "",
+                "Each claim of the source document, per Go version and architecture: ✅ holds, ❌ does not, "
+                "– no result (the cell did not run).", ""]
+        out.append(tabulate(claim_rows, headers=["case", "claim", *header], tablefmt="github"))
+        out.append("")
+        out += ["Where a claim's verdict changed:", ""]
+        out += claim_changes or ["- No claim changed across the versions in this report."]
+        out.append("")
+
+    out += ["## What changed", ""]
+    if report["changes"]:
+        for change in report["changes"]:
+            out.append(f"- {md_text(change['case'])}, {md_code(change['subject'])}: {md_text(change['text'])} "
+                       f"({', '.join(change['arches'])})")
+    else:
+        out.append("- Nothing: every escape verdict and allocs/op is the same in every version.")
+    out.append("")
+
+    for case in report["cases"]:
+        out += [f"## Case {md_code(case['name'])}: {md_text(case['title'])}", ""]
+        if case["source"]:
+            out += [f"Source: {md_text(case['source'])}", ""]
+        if case["benchmarks"]:
+            out += ["### Benchmarks", "",
+                    "Median over the samples: allocs/op · B/op · ns/op (go test -benchmem).", ""]
+            rows = [[md_code(b["name"]),
+                     *[_bench_cell(b["results"].get(col["id"]), _status_of(report, case["name"], col["id"]))
+                       for col in columns]]
+                    for b in case["benchmarks"]]
+            out += [tabulate(rows, headers=["benchmark", *header], tablefmt="github"), ""]
+        if case["sites"]:
+            out += ["### Escape analysis", "",
+                    "Verdict of `-gcflags=-m` per allocation site; \"stack (no diagnostic)\": the compiler "
+                    "printed nothing there, which it does for a variable that stays on the stack.", ""]
+            rows = []
+            for site in case["sites"]:
+                row = [f"{md_code(site['file'] + ':' + str(site['line']))} {md_code(site['subject'])}"]
+                for col in columns:
+                    verdict = site["verdicts"].get(col["id"])
+                    row.append(md_text(verdict["verdict"]) if verdict
+                               else _status_of(report, case["name"], col["id"]).replace("ok", "–"))
+                rows.append(row)
+            out += [tabulate(rows, headers=["site", *header], tablefmt="github"), ""]
+
+    out += ["## Cells", ""]
+    rows = [[md_code(c["key"]), c["status"], md_text(c["go_version"] or "–"), c["arch"],
+             c["runner"] + (" (emulated)" if c["emulated"] else ""), md_text(c["image"] or "–"),
+             f"{c['total_s']:.1f}", md_text(c["reason"][:300])]
+            for c in cells]
+    out += [tabulate(rows, headers=["cell", "status", "Go", "arch", "runner", "image or toolchain", "seconds", "reason"],
+                     tablefmt="github"), ""]
+    return "\n".join(out)

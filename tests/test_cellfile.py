@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gomatrix.app import merge_run
+from gomatrix.cases import discover_cases
+from gomatrix.cellfile import read_cell, write_cell
+from gomatrix.errors import CellFileError
+from tests.recorded import ROOT, recorded_cell
+
+
+def write_run(tmp_path: Path) -> Path:
+    run_dir = tmp_path / "2026-11-25"
+    for version in ("1.23.9", "1.24.11"):
+        for case in ("array", "makeslice"):
+            doc = recorded_cell(version, case, run_dir)
+            write_cell(doc, run_dir / "cells" / f"{doc['key']}.json")
+    return run_dir
+
+
+def test_cell_round_trip_holds_the_required_fields(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path)
+    doc = read_cell(run_dir / "cells" / "array--go1.24.11--amd64.json")
+    assert doc["go_version"] == "go1.24.11" and doc["arch"] == "amd64" and doc["status"] == "ok"
+    assert doc["go_version_line"] == "go version go1.24.11 linux/amd64"
+    assert doc["image"]["architecture"] == "amd64"
+    assert [s["name"] for s in doc["timings"]["steps"]] == ["version", "env", "prepare", "compile", "bench"]
+    assert (run_dir / doc["raw"]["bench"]).read_text().startswith("goos: linux")
+    assert {b["name"] for b in doc["benchmarks"]} == {"BenchmarkEaArray1", "BenchmarkEaArray2"}
+
+
+def test_merge_writes_report_and_latest(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path)
+    report_md = merge_run(run_dir, discover_cases(ROOT / "cases"), reports_root=tmp_path)
+    assert report_md == run_dir / "report.md"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert len(report["cells"]) == 4
+    assert (tmp_path / "latest.md").read_text().endswith(report_md.read_text())
+
+
+def test_corrupt_cell_names_file_and_json_path_and_touches_nothing(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path)
+    bad = run_dir / "cells" / "makeslice--go1.24.11--amd64.json"
+    doc = json.loads(bad.read_text())
+    doc["benchmarks"][1]["allocs_per_op"] = "lots"
+    bad.write_text(json.dumps(doc))
+    others = {p: p.read_bytes() for p in (run_dir / "cells").glob("*.json") if p != bad}
+    with pytest.raises(CellFileError) as info:
+        merge_run(run_dir, [])
+    message = str(info.value)
+    assert str(bad) in message
+    assert "$.benchmarks[1].allocs_per_op" in message
+    assert info.value.exit_code == 6
+    assert not (run_dir / "report.json").exists()
+    assert {p: p.read_bytes() for p in others} == others
+
+
+def test_truncated_cell_is_reported_as_bad_json(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path)
+    bad = run_dir / "cells" / "array--go1.23.9--amd64.json"
+    bad.write_text(bad.read_text()[:100])
+    with pytest.raises(CellFileError, match="not valid JSON at line"):
+        read_cell(bad)
+
+
+def test_invalid_cell_is_never_written(tmp_path: Path) -> None:
+    doc = recorded_cell("1.24.11", "array", tmp_path)
+    doc["status"] = "great"
+    target = tmp_path / "cells" / "x.json"
+    with pytest.raises(CellFileError, match=r"\$\.status"):
+        write_cell(doc, target)
+    assert not target.exists()

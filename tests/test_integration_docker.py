@@ -1,0 +1,141 @@
+"""Integration: `invoke matrix` for real, against the Docker daemon and the local registry's golang images.
+
+CI provisions both (.ci/provision.sh); without them these tests fail in CI and skip elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURE_CASES, ROOT
+
+pytestmark = pytest.mark.docker
+
+
+def invoke(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=3600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def load_cells(run_dir: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in (run_dir / "cells").glob("*.json")}
+
+
+def only_run_dir(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def seed_run(registry_images: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 versions x 2 arches x the three seed cases, as the README's acceptance command runs them."""
+    out = tmp_path_factory.mktemp("reports")
+    result = invoke("matrix", "--image", registry_images, "--versions", "1.23.9,1.24.11",
+                    "--arches", "amd64,arm64", "--out", str(out), "--benchtime", "100ms", "--count", "3")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[12/12]" in result.stdout  # progress lines
+    return only_run_dir(out)
+
+
+def test_every_cell_ran_and_reports_its_toolchain(seed_run: Path) -> None:
+    cells = load_cells(seed_run)
+    assert len(cells) == 12
+    for key, cell in cells.items():
+        assert cell["status"] == "ok", (key, cell["reason"])
+        assert cell["arch"] == cell["planned"]["arch"]  # as `go env GOARCH` said inside
+        assert cell["image"]["architecture"] == cell["arch"]
+        assert cell["go_version"] == "go" + cell["planned"]["version"]
+        assert cell["go_version_line"].endswith(f"linux/{cell['arch']}")
+        assert cell["image"]["digest"].startswith("sha256:")
+        assert cell["emulated"] == (cell["arch"] == "arm64")
+        assert (seed_run / cell["raw"]["bench"]).read_text().startswith("goos: linux")
+
+
+def test_array_allocs_change_between_go1_23_and_go1_24_on_both_arches(seed_run: Path) -> None:
+    cells = load_cells(seed_run)
+    for arch in ("amd64", "arm64"):
+        old = {b["name"]: b for b in cells[f"array--go1.23.9--{arch}"]["benchmarks"]}
+        new = {b["name"]: b for b in cells[f"array--go1.24.11--{arch}"]["benchmarks"]}
+        assert old["BenchmarkEaArray1"]["allocs_per_op"] == 0
+        assert new["BenchmarkEaArray1"]["allocs_per_op"] == 1
+        assert old["BenchmarkEaArray2"]["allocs_per_op"] == 1 == new["BenchmarkEaArray2"]["allocs_per_op"]
+        assert len(new["BenchmarkEaArray1"]["samples"]) == 3
+
+
+def test_report_shows_the_arr_site_moving_to_the_heap(seed_run: Path) -> None:
+    report = json.loads((seed_run / "report.json").read_text())
+    array = next(c for c in report["cases"] if c["name"] == "array")
+    site = next(s for s in array["sites"] if (s["file"], s["line"], s["subject"]) == ("array_test.go", 9, "arr"))
+    assert {col: v["verdict"] for col, v in site["verdicts"].items()} == {
+        "go1.23.9 amd64": "stack (no diagnostic)", "go1.23.9 arm64": "stack (no diagnostic)",
+        "go1.24.11 amd64": "heap", "go1.24.11 arm64": "heap"}
+    markdown = (seed_run / "report.md").read_text()
+    assert "`array_test.go:9 arr`: stack up to go1.23.9, heap from go1.24.11 (amd64, arm64)" in markdown
+    assert (seed_run.parent / "latest.md").read_text().endswith(markdown)
+
+
+def test_merge_rebuilds_the_report_and_rejects_a_corrupt_cell(seed_run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / seed_run.name
+    shutil.copytree(seed_run, copy)
+    (copy / "report.json").unlink()
+    result = invoke("merge", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((copy / "report.json").read_text())["cells"]
+    bad = copy / "cells" / "makeslice--go1.24.11--arm64.json"
+    doc = json.loads(bad.read_text())
+    doc["escapes"][0]["verdict"] = "somewhere"
+    bad.write_text(json.dumps(doc))
+    before = {p.name: p.read_bytes() for p in (copy / "cells").glob("*.json")}
+    result = invoke("merge", str(copy))
+    assert result.returncode == 6
+    assert str(bad) in result.stderr and "$.escapes[0].verdict" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in (copy / "cells").glob("*.json")} == before
+
+
+def test_a_case_that_needs_a_newer_go_fails_alone(registry_images: str, tmp_path: Path,
+                                                   docker_engine: Any) -> None:
+    out = tmp_path / "reports"
+    result = invoke("matrix", "--image", registry_images, "--versions", "1.23.9,1.24.11", "--arches", "amd64",
+                    "--cases-dir", str(FIXTURE_CASES), "--out", str(out), "--benchtime", "50ms", "--count", "1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = only_run_dir(out)
+    cells = load_cells(run_dir)
+    assert cells["newonly--go1.23.9--amd64"]["status"] == "failed"
+    assert "b.Loop undefined" in cells["newonly--go1.23.9--amd64"]["reason"]
+    for key in ("newonly--go1.24.11--amd64", "plain--go1.23.9--amd64", "plain--go1.24.11--amd64"):
+        assert cells[key]["status"] == "ok", cells[key]["reason"]
+    plain = {b["name"]: b for b in cells["plain--go1.23.9--amd64"]["benchmarks"]}
+    assert plain["BenchmarkEscapes"]["allocs_per_op"] == 1
+    markdown = (run_dir / "report.md").read_text()
+    assert "b.Loop undefined" in markdown and "`plain`" in markdown
+    assert docker_engine.labelled_containers() == []  # every container removed
+
+
+def test_missing_platform_is_a_skipped_cell_not_a_crash(registry_images: str, tmp_path: Path) -> None:
+    # No such tag in the registry: the cells end as skipped with the reason, the run completes.
+    out = tmp_path / "reports"
+    result = invoke("matrix", "--image", registry_images, "--versions", "1.19.99", "--arches", "amd64",
+                    "--cases", "array", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    cell = load_cells(only_run_dir(out))["array--go1.19.99--amd64"]
+    assert cell["status"] == "skipped"
+    assert "1.19.99" in cell["reason"]
+
+
+def test_unreachable_daemon_is_a_clear_error_when_docker_is_asked_for(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
+    result = subprocess.run([sys.executable, "-m", "invoke", "matrix", "--runner", "docker", "--versions", "1.24.11",
+                             "--arches", "amd64", "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 4
+    assert "no Docker daemon answers" in result.stderr and "Traceback" not in result.stderr
