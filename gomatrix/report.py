@@ -338,6 +338,6 @@ def render_markdown(report: dict[str, Any]) -> str:
              c["runner"] + (" (emulated)" if c["emulated"] else ""), md_text(c["image"] or "–"),
              f"{c['total_s']:.1f}", md_text(c["reason"][:300])]
             for c in cells]
-    out += [tabulate(rows, headers=["cell", "status", "Go", "arch", "runner", "image or toolchain", "seconds", "reason"],
-                     tablefmt="github"), ""]
+    headers = ["cell", "status", "Go", "arch", "runner", "image or toolchain", "seconds", "reason"]
+    out += [tabulate(rows, headers=headers, tablefmt="github"), ""]
     return "\n".join(out)
