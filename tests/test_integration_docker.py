@@ -15,39 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURE_CASES, ROOT
+from tests.conftest import FIXTURE_CASES, ROOT, invoke, load_cells, only_run_dir
 
 pytestmark = pytest.mark.docker
 
 
-def invoke(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=3600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
-def load_cells(run_dir: Path) -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text()) for p in (run_dir / "cells").glob("*.json")}
-
-
-def only_run_dir(out: Path) -> Path:
-    runs = [p for p in out.iterdir() if p.is_dir()]
-    assert len(runs) == 1, runs
-    return runs[0]
-
-
-@pytest.fixture(scope="module")
-def seed_run(registry_images: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """2 versions x 2 arches x the three seed cases, as the README's acceptance command runs them."""
-    out = tmp_path_factory.mktemp("reports")
-    result = invoke("matrix", "--image", registry_images, "--versions", "1.23.9,1.24.11",
-                    "--arches", "amd64,arm64", "--out", str(out), "--benchtime", "100ms", "--count", "3")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "[12/12]" in result.stdout  # progress lines
-    return only_run_dir(out)
-
-
-def test_every_cell_ran_and_reports_its_toolchain(seed_run: Path) -> None:
-    cells = load_cells(seed_run)
+def test_every_cell_ran_and_reports_its_toolchain(docker_seed_run: Path) -> None:
+    cells = load_cells(docker_seed_run)
     assert len(cells) == 12
     for key, cell in cells.items():
         assert cell["status"] == "ok", (key, cell["reason"])
@@ -57,11 +31,11 @@ def test_every_cell_ran_and_reports_its_toolchain(seed_run: Path) -> None:
         assert cell["go_version_line"].endswith(f"linux/{cell['arch']}")
         assert cell["image"]["digest"].startswith("sha256:")
         assert cell["emulated"] == (cell["arch"] == "arm64")
-        assert (seed_run / cell["raw"]["bench"]).read_text().startswith("goos: linux")
+        assert (docker_seed_run / cell["raw"]["bench"]).read_text().startswith("goos: linux")
 
 
-def test_array_allocs_change_between_go1_23_and_go1_24_on_both_arches(seed_run: Path) -> None:
-    cells = load_cells(seed_run)
+def test_array_allocs_change_between_go1_23_and_go1_24_on_both_arches(docker_seed_run: Path) -> None:
+    cells = load_cells(docker_seed_run)
     for arch in ("amd64", "arm64"):
         old = {b["name"]: b for b in cells[f"array--go1.23.9--{arch}"]["benchmarks"]}
         new = {b["name"]: b for b in cells[f"array--go1.24.11--{arch}"]["benchmarks"]}
@@ -71,21 +45,21 @@ def test_array_allocs_change_between_go1_23_and_go1_24_on_both_arches(seed_run: 
         assert len(new["BenchmarkEaArray1"]["samples"]) == 3
 
 
-def test_report_shows_the_arr_site_moving_to_the_heap(seed_run: Path) -> None:
-    report = json.loads((seed_run / "report.json").read_text())
+def test_report_shows_the_arr_site_moving_to_the_heap(docker_seed_run: Path) -> None:
+    report = json.loads((docker_seed_run / "report.json").read_text())
     array = next(c for c in report["cases"] if c["name"] == "array")
     site = next(s for s in array["sites"] if (s["file"], s["line"], s["subject"]) == ("array_test.go", 9, "arr"))
     assert {col: v["verdict"] for col, v in site["verdicts"].items()} == {
         "go1.23.9 amd64": "stack (no diagnostic)", "go1.23.9 arm64": "stack (no diagnostic)",
         "go1.24.11 amd64": "heap", "go1.24.11 arm64": "heap"}
-    markdown = (seed_run / "report.md").read_text()
+    markdown = (docker_seed_run / "report.md").read_text()
     assert "`array_test.go:9 arr`: stack up to go1.23.9, heap from go1.24.11 (amd64, arm64)" in markdown
-    assert (seed_run.parent / "latest.md").read_text().endswith(markdown)
+    assert (docker_seed_run.parent / "latest.md").read_text().endswith(markdown)
 
 
-def test_merge_rebuilds_the_report_and_rejects_a_corrupt_cell(seed_run: Path, tmp_path: Path) -> None:
-    copy = tmp_path / seed_run.name
-    shutil.copytree(seed_run, copy)
+def test_merge_rebuilds_the_report_and_rejects_a_corrupt_cell(docker_seed_run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / docker_seed_run.name
+    shutil.copytree(docker_seed_run, copy)
     (copy / "report.json").unlink()
     result = invoke("merge", str(copy))
     assert result.returncode == 0, result.stderr

