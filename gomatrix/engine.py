@@ -107,17 +107,16 @@ class DockerEngine:
         Pulling the same tag for another platform moves the tag, so callers keep the returned id.
         """
         repository, tag = _split_ref(ref)
+        wanted_arch = platform.rsplit("/", 1)[-1]
         digest: str | None = None
         try:
-            # The low-level stream carries the "Digest:" line: the tag's digest (a manifest list for
-            # multi-arch tags). RepoDigests cannot be trusted for it: it follows the last platform pulled.
-            for event in self._client.api.pull(repository, tag=tag, platform=platform, stream=True, decode=True):
-                if "error" in event:
-                    raise docker.errors.APIError(str(event.get("error")))
-                status = str(event.get("status", ""))
-                if status.startswith("Digest: "):
-                    digest = status.split(": ", 1)[1].strip()
-            image = self._client.images.get(f"{repository}:{tag}")
+            # Another process may pull the same tag for another platform between our pull and our
+            # look-up (the local tag follows the last pull): look again until the architecture fits.
+            for _attempt in range(3):
+                digest = self._pull_stream(repository, tag, platform)
+                image = self._client.images.get(f"{repository}:{tag}")
+                if image.attrs.get("Architecture") == wanted_arch:
+                    break
         except docker.errors.NotFound as exc:
             raise ImageNotAvailable(f"{ref} has no image for {platform}: {_api_message(exc)}", where=ref,
                                     fix="Check the tag, or mirror it: invoke images.mirror.") from None
@@ -138,6 +137,18 @@ class DockerEngine:
             digest=digest,
             architecture=str(attrs.get("Architecture", "")),
         )
+
+    def _pull_stream(self, repository: str, tag: str, platform: str) -> str | None:
+        """Pull and return the tag's digest from the "Digest:" line (a manifest list's digest for
+        multi-arch tags; RepoDigests cannot be trusted for it: it follows the last platform pulled)."""
+        digest = None
+        for event in self._client.api.pull(repository, tag=tag, platform=platform, stream=True, decode=True):
+            if "error" in event:
+                raise docker.errors.APIError(str(event.get("error")))
+            status = str(event.get("status", ""))
+            if status.startswith("Digest: "):
+                digest = status.split(": ", 1)[1].strip()
+        return digest
 
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> None:
         try:
