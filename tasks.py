@@ -38,10 +38,15 @@ def _user_errors(action: Callable[[], T]) -> T:
     "count": "go test -count (samples per benchmark)",
     "timeout": "seconds per cell",
     "runner": "auto (Docker if a daemon answers and images can be pulled, else host), docker, or host",
+    "jobs": "cells (or container groups) at once; 0: the number of cores",
+    "emulation": "foreign arch: cross (native compiler, QEMU runs the test binary) or full (its own toolchain)",
+    "isolation": "docker: group (one container per image and platform) or cell (one per cell)",
+    "force": "run every cell even if the result cache has it",
 })
 def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", cases: str = "",
            cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: int = 0,
-           timeout: int = 0, runner: str = "") -> None:
+           timeout: int = 0, runner: str = "", jobs: int = -1, emulation: str = "", isolation: str = "",
+           force: bool = False) -> None:
     """Run every Go version x arch x case in golang containers and write the cross-version report."""
     from gomatrix.app import run_matrix
     from gomatrix.config import cli_overrides, load_config
@@ -50,9 +55,11 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
         path = Path(config) if config else ROOT / "matrix.yaml"
         overrides = cli_overrides(versions=versions, arches=arches, cases=cases, cases_dir=cases_dir,
                                   image=image, out=out, benchtime=benchtime, count=count or None,
-                                  timeout=timeout or None, runner=runner or None)
+                                  timeout=timeout or None, runner=runner or None,
+                                  jobs=jobs if jobs >= 0 else None, emulation=emulation or None,
+                                  isolation=isolation or None)
         loaded = load_config(path if (config or path.exists()) else None, overrides)
-        run_matrix(loaded, log=lambda line: print(line, flush=True))
+        run_matrix(loaded, log=lambda line: print(line, flush=True), force=force)
 
     _user_errors(action)
 

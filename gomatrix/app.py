@@ -6,6 +6,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from gomatrix.engine import DockerEngine
 from gomatrix.errors import CellFileError, EngineUnavailable, ImageError
 from gomatrix.hostrunner import HostRunner
 from gomatrix.plan import Cell, plan_cells
+from gomatrix.progress import Progress
 from gomatrix.report import build_report, render_markdown
-from gomatrix.runner import CellOutcome, DockerRunner, Runner
+from gomatrix.resultcache import ResultCache, cacheable, cell_cache_key
+from gomatrix.runner import CellOutcome, DockerRunner, Runner, utc_now
 from gomatrix.schemas import validate
-from gomatrix.toolchains import GoBinProvider, LocalProvider, ToolchainProvider
+from gomatrix.toolchains import GoBinProvider, LocalProvider, ToolchainProvider, cache_root
 
 Log = Callable[[str], None]
 
@@ -29,10 +32,6 @@ class RunSummary:
     run_dir: Path
     report_md: Path
     statuses: dict[str, int]
-
-
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def new_run_dir(out: Path) -> Path:
@@ -47,28 +46,66 @@ def new_run_dir(out: Path) -> Path:
     return candidate
 
 
-def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_dir: Path, log: Log) -> None:
-    """Run every cell; one cell's failure, even a bug of ours, never stops the others."""
-    total = len(cells)
-    started = time.monotonic()
-    for index, cell in enumerate(cells, start=1):
+@dataclass
+class _Pending:
+    cell: Cell
+    raw_dir: Path
+    cache_key: str | None
+
+
+def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_dir: Path, progress: Progress, *,
+              cache: ResultCache | None = None, force: bool = False) -> None:
+    """Run every cell: cached results first, then groups in parallel (config.jobs).
+
+    One cell's failure, even a bug of ours, never stops the others; every finished cell is written
+    at once (atomically), so an interrupted run keeps what it finished and the cache resumes it.
+    """
+    pending: list[_Pending] = []
+    for cell in cells:
         raw_dir = run_dir / "raw" / cell.key
         raw_dir.mkdir(parents=True, exist_ok=True)
-        log(f"[{index}/{total}] {cell.key}: running")
+        key = None
+        inputs = runner.cache_inputs(cell) if cache is not None else None
+        if cache is not None and inputs is not None:
+            key = cell_cache_key(cell, inputs, config.bench)
+            hit = None if force else cache.load(key, raw_dir)
+            if hit is not None:
+                _finish(cell, hit, config, run_dir, raw_dir, progress, cache_key=key, cached=True)
+                continue
+        pending.append(_Pending(cell, raw_dir, key))
+    groups: dict[str, list[_Pending]] = {}
+    for item in pending:
+        groups.setdefault(runner.group_key(item.cell), []).append(item)
+    # Slowest first (emulated toolchains, then big groups) so that parallel workers finish together.
+    ordered = sorted(groups.values(), key=lambda g: (runner.strategy(g[0].cell) != "full", -len(g)))
+
+    def work(group: list[_Pending]) -> list[CellOutcome]:
+        progress.started([item.cell.key for item in group])
         try:
-            outcome = runner.run(cell, raw_dir)
-        except Exception as exc:  # a bug must not lose the other cells: record it in the cell
-            (raw_dir / "internal-error.txt").write_text(traceback.format_exc(), encoding="utf-8")
-            outcome = CellOutcome(status="failed", reason=f"internal error in gomatrix: {exc!r}",
-                                  runner=runner.name, emulated=False, image=None, total_s=0.0,
-                                  started_at=utc_now())
-        doc = build_cell(cell, outcome, config.bench, raw_dir, run_dir)
-        write_cell(doc, run_dir / "cells" / f"{cell.key}.json")
-        elapsed = time.monotonic() - started
-        eta = elapsed / index * (total - index)
-        detail = f": {doc['reason'][:160]}" if doc["reason"] else ""
-        log(f"[{index}/{total}] {cell.key}: {doc['status']} in {outcome.total_s:.1f} s "
-            f"(elapsed {elapsed:.0f} s, ETA {eta:.0f} s){detail}")
+            return runner.run_group([item.cell for item in group], [item.raw_dir for item in group])
+        except Exception as exc:  # a bug must not lose the other cells: record it in each cell
+            trace = traceback.format_exc()
+            for item in group:
+                (item.raw_dir / "internal-error.txt").write_text(trace, encoding="utf-8")
+            return [CellOutcome(status="failed", reason=f"internal error in gomatrix: {exc!r}", runner=runner.name,
+                                emulated=False, image=None, total_s=0.0, started_at=utc_now(),
+                                strategy=runner.strategy(item.cell)) for item in group]
+
+    with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
+        futures = {pool.submit(work, group): group for group in ordered}
+        for future in as_completed(futures):
+            for item, outcome in zip(futures[future], future.result(), strict=True):
+                _finish(item.cell, outcome, config, run_dir, item.raw_dir, progress, cache_key=item.cache_key)
+                if cache is not None and item.cache_key is not None and cacheable(outcome):
+                    cache.store(item.cache_key, outcome, item.raw_dir)
+
+
+def _finish(cell: Cell, outcome: CellOutcome, config: MatrixConfig, run_dir: Path, raw_dir: Path,
+            progress: Progress, *, cache_key: str | None, cached: bool = False) -> None:
+    doc = build_cell(cell, outcome, config.bench, raw_dir, run_dir)
+    doc["cache"] = {"key": cache_key, "hit": cached}
+    write_cell(doc, run_dir / "cells" / f"{cell.key}.json")
+    progress.finished(cell.key, doc["status"], outcome.total_s, doc["reason"], cached=cached)
 
 
 def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None = None,
@@ -139,7 +176,7 @@ def select_runner(config: MatrixConfig, run_label: str, log: Log,
     return DockerRunner(engine, config, run_label=run_label, log=log)
 
 
-def run_matrix(config: MatrixConfig, *, log: Log = print,
+def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
                engine_factory: Callable[[], DockerEngine] = DockerEngine.connect) -> RunSummary:
     """`invoke matrix`: run every planned cell and write the report."""
     cases = discover_cases(config.cases_dir, config.cases)
@@ -149,7 +186,10 @@ def run_matrix(config: MatrixConfig, *, log: Log = print,
     runner = select_runner(config, f"run-{uuid.uuid4().hex[:12]}", log, engine_factory)
     run_dir = new_run_dir(config.out)
     runner.prepare(cells)
-    run_cells(runner, cells, config, run_dir, log)
+    progress = Progress(len(cells))
+    cache = ResultCache(cache_root() / "results") if config.result_cache else None
+    run_cells(runner, cells, config, run_dir, progress, cache=cache, force=force)
+    progress.close()
     report_md = merge_run(run_dir, cases, reports_root=config.out)
     statuses: dict[str, int] = {}
     for path in (run_dir / "cells").glob("*.json"):

@@ -100,6 +100,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         "arch": goarch,
         "runner": outcome.runner,
         "emulated": outcome.emulated,
+        "strategy": outcome.strategy,
         "image": image,
         "toolchain": toolchain,
         "status": status,
@@ -110,6 +111,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         "timings": {"total_s": outcome.total_s, "started_at": outcome.started_at,
                     "steps": _steps(_read(raw_dir / "steps.tsv"))},
         "raw": raw,
+        "cache": {"key": None, "hit": False},
     }
 
 

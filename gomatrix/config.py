@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "out": "reports",
     "runner": "auto",
     "toolchains": {},
+    "emulation": "full",
+    "isolation": "group",
+    "jobs": 0,
+    "result_cache": True,
 }
 
 
@@ -61,6 +66,10 @@ class MatrixConfig:
     source: str  # where the configuration came from, for messages
     runner: str = "auto"  # auto | docker | host
     toolchains: tuple[tuple[str, Path], ...] = ()  # local GOROOTs by version, for the host runner
+    emulation: str = "full"  # full | cross
+    isolation: str = "group"  # group | cell
+    jobs: int = 1
+    result_cache: bool = True
 
     def image_ref(self, version: str) -> str:
         return self.image.replace("{version}", version)
@@ -149,6 +158,10 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
         out=resolve("out"),
         source=source,
         runner=merged["runner"],
+        emulation=merged["emulation"],
+        isolation=merged["isolation"],
+        jobs=merged["jobs"] or os.cpu_count() or 1,
+        result_cache=merged["result_cache"],
         toolchains=tuple((version, (base_dir / Path(path).expanduser()).resolve())
                          for version, path in sorted(merged["toolchains"].items())),
     )
@@ -158,7 +171,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
 def cli_overrides(*, versions: str | None = None, arches: str | None = None, cases: str | None = None,
                   cases_dir: str | None = None, image: str | None = None, out: str | None = None,
                   benchtime: str | None = None, count: int | None = None,
-                  timeout: int | None = None, runner: str | None = None) -> dict[str, Any]:
+                  timeout: int | None = None, runner: str | None = None, jobs: int | None = None,
+                  emulation: str | None = None, isolation: str | None = None) -> dict[str, Any]:
     """Command-line options -> the same shape as matrix.yaml, so one schema checks both."""
     result: dict[str, Any] = {}
     if versions:
@@ -184,4 +198,10 @@ def cli_overrides(*, versions: str | None = None, arches: str | None = None, cas
         result["timeout"] = timeout
     if runner:
         result["runner"] = runner
+    if jobs is not None:
+        result["jobs"] = jobs
+    if emulation:
+        result["emulation"] = emulation
+    if isolation:
+        result["isolation"] = isolation
     return result

@@ -2,21 +2,35 @@
 # gomatrix in-cell driver. POSIX sh only: golang images ship no Python, and the
 # host runner runs this same file, so both runners take identical steps.
 #
-# Usage: driver.sh ROOT
-#   ROOT/case  the case's Go files (read only)
-#   ROOT/out   raw outputs written here, plus steps.tsv (name, exit, start, end)
+# Usage: driver.sh ROOT [ROOT...]   (several cells run one after the other)
+#   ROOT/case      the case's Go files (read only)
+#   ROOT/cell.env  optional: sourced first (per-cell settings below)
+#   ROOT/out       raw outputs written here, steps.tsv (name, exit, start, end) and exit (the code)
 # Environment: GOMATRIX_BENCHTIME, GOMATRIX_COUNT, GOCACHE (optional);
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
 #   GOMATRIX_EXEC: a command that runs the test binary (e.g. qemu-aarch64-static without binfmt).
-# Exit: 0 all steps ran; 10 go missing; 20 case did not compile; 30 benchmarks failed.
+# Exit (per cell, in ROOT/out/exit; the script exits with the last one):
+#   0 all steps ran; 10 go missing; 20 case did not compile; 30 benchmarks failed.
 set -u
-root=${1:?usage: driver.sh ROOT}
+[ $# -ge 1 ] || { echo "usage: driver.sh ROOT [ROOT...]" >&2; exit 2; }
+if [ $# -gt 1 ]; then
+	last=0
+	for cell in "$@"; do
+		sh "$0" "$cell"
+		last=$?
+	done
+	exit "$last"
+fi
+root=$1
 out="$root/out"
 work="$root/work"
-benchtime=${GOMATRIX_BENCHTIME:-1s}
-count=${GOMATRIX_COUNT:-1}
 mkdir -p "$out" "$work" || exit 10
 : > "$out/steps.tsv"
+if [ -f "$root/cell.env" ]; then
+	. "$root/cell.env"
+fi
+benchtime=${GOMATRIX_BENCHTIME:-1s}
+count=${GOMATRIX_COUNT:-1}
 
 # Offline and reproducible: never download a toolchain or a module, no cgo.
 GOTOOLCHAIN=local
@@ -70,11 +84,16 @@ bench() {
 		-test.count "$count" -test.benchtime "$benchtime"
 }
 
-step version go-version.txt go version || exit 10
-step env go-env.txt go env GOOS GOARCH GOVERSION || exit 10
-step prepare prepare.txt prepare || exit 20
-step compile escape.txt compile || exit 20
+finish() {
+	echo "$1" > "$out/exit"
+	exit "$1"
+}
+
+step version go-version.txt go version || finish 10
+step env go-env.txt go env GOOS GOARCH GOVERSION || finish 10
+step prepare prepare.txt prepare || finish 20
+step compile escape.txt compile || finish 20
 if [ -x "$root/case.test" ]; then
-	step bench bench.txt bench || exit 30
+	step bench bench.txt bench || finish 30
 fi
-exit 0
+finish 0

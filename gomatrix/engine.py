@@ -58,11 +58,12 @@ class ContainerResult:
     logs: str
 
 
-def tar_directory(source: Path, arcname: str, extra: Mapping[str, bytes] | None = None) -> bytes:
-    """A tar of source under arcname, plus extra files (arcname-relative path -> content)."""
+def tar_directories(sources: Mapping[str, Path], extra: Mapping[str, bytes] | None = None) -> bytes:
+    """A tar holding each source directory under its arcname, plus extra files (path -> content)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(str(source), arcname=arcname)
+        for arcname, source in sources.items():
+            archive.add(str(source), arcname=arcname)
         for name, content in (extra or {}).items():
             info = tarfile.TarInfo(name)
             info.size = len(content)

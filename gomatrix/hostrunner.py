@@ -72,6 +72,24 @@ class HostRunner:
                 return path
         return ("skipped", problem)
 
+    def strategy(self, cell: Cell) -> str:
+        # The host runner compiles with the native toolchain: a foreign arch is always cross.
+        return "native" if cell.arch == self._native else "cross"
+
+    def group_key(self, cell: Cell) -> str:
+        return cell.key  # host processes are cheap: no grouping
+
+    def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
+        toolchain = self._toolchains.get(cell.version)
+        exec_with = self._exec.get(cell.arch)
+        if not isinstance(toolchain, Toolchain) or isinstance(exec_with, tuple) or exec_with is None:
+            return None
+        return {"runner": self.name, "toolchain": toolchain.sha256 or f"{toolchain.source} go{toolchain.version}",
+                "strategy": self.strategy(cell), "exec": exec_with or "direct"}
+
+    def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
+        return [self.run(cell, raw_dir) for cell, raw_dir in zip(cells, raw_dirs, strict=True)]
+
     def run(self, cell: Cell, raw_dir: Path) -> CellOutcome:
         started, start = utc_now(), time.monotonic()
         toolchain = self._toolchains.get(cell.version, ("failed", "toolchain was not prepared"))
@@ -80,7 +98,8 @@ class HostRunner:
         def outcome(status: str, reason: str) -> CellOutcome:
             return CellOutcome(status=status, reason=reason, runner=self.name, emulated=cell.arch != self._native,
                                image=None, toolchain=toolchain if isinstance(toolchain, Toolchain) else None,
-                               total_s=round(time.monotonic() - start, 3), started_at=started)
+                               total_s=round(time.monotonic() - start, 3), started_at=started,
+                               strategy=self.strategy(cell))
 
         if isinstance(toolchain, tuple):
             return outcome(*toolchain)

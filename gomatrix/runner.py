@@ -6,6 +6,8 @@ shared in-cell driver (driver.sh) and leaves the driver's raw outputs in the cel
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from typing import Protocol
 
 from gomatrix.config import MatrixConfig
 from gomatrix.emulation import emulation_problem
-from gomatrix.engine import ContainerSpec, DockerEngine, ImageInfo, ImageNotAvailable, tar_directory
+from gomatrix.engine import ContainerSpec, DockerEngine, ImageInfo, ImageNotAvailable, tar_directories
 from gomatrix.errors import ImageError
 from gomatrix.parse import compiler_errors
 from gomatrix.plan import Cell
@@ -25,7 +27,7 @@ from gomatrix.toolchains import Toolchain
 DRIVER_TOOLCHAIN = 10
 DRIVER_COMPILE = 20
 DRIVER_BENCH = 30
-DRIVER_VERSION = "1"
+COMPILE_FAILURE = "the case does not compile"
 
 IN_CONTAINER_ROOT = "/tmp/gomatrix"
 CACHE_MOUNT = "/gomatrix-cache"
@@ -45,6 +47,7 @@ class CellOutcome:
     total_s: float
     started_at: str
     toolchain: Toolchain | None = None  # host runner: where the Go toolchain came from
+    strategy: str = "native"  # native | cross | full
 
 
 class Runner(Protocol):
@@ -53,8 +56,18 @@ class Runner(Protocol):
     def prepare(self, cells: list[Cell]) -> None:
         """Get what the cells need (images, toolchains) before any runs."""
 
-    def run(self, cell: Cell, raw_dir: Path) -> CellOutcome:
-        """Run one cell; raw outputs go to raw_dir. Never raises for a problem of the cell itself."""
+    def strategy(self, cell: Cell) -> str:
+        """How the cell's arch is run: native, cross (native compiler, QEMU runs the test binary) or
+        full (the arch's own toolchain under QEMU)."""
+
+    def group_key(self, cell: Cell) -> str:
+        """Cells with the same key may run in one execution (one container)."""
+
+    def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
+        """What, besides the case and the settings, decides the cell's result; None: do not cache."""
+
+    def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
+        """Run cells (one group); raw outputs go to raw_dirs. Never raises for a problem of a cell."""
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -68,6 +81,14 @@ def _read(path: Path) -> str:
         return ""
 
 
+def read_exit(raw_dir: Path) -> int | None:
+    """driver.sh's exit code for the cell (ROOT/out/exit), None if it never finished."""
+    try:
+        return int((raw_dir / "exit").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str) -> tuple[str, str]:
     """(status, reason) from driver.sh's exit code and what it left in raw_dir."""
     if exit_code == 0:
@@ -75,7 +96,7 @@ def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str)
     if exit_code == DRIVER_COMPILE:
         errors = compiler_errors(_read(raw_dir / "escape.txt"), cell.case.go_files) or _tail(
             _read(raw_dir / "prepare.txt"))
-        return "failed", f"the case does not compile with {label}: {errors}"
+        return "failed", f"{COMPILE_FAILURE} with {label}: {errors}"
     if exit_code == DRIVER_BENCH:
         return "failed", f"the benchmarks failed with {label}: {_tail(_read(raw_dir / 'bench.txt'))}"
     if exit_code == DRIVER_TOOLCHAIN:
@@ -88,7 +109,8 @@ def utc_now() -> str:
 
 
 class DockerRunner:
-    """Runs each cell in a fresh container of the Go version's image for the cell's platform."""
+    """Runs cells in containers of the Go version's image: by default one container per
+    (image, platform) runs all its cells (isolation "group"), or one per cell (isolation "cell")."""
 
     name = "docker"
 
@@ -101,12 +123,15 @@ class DockerRunner:
         self._native = engine.architecture()
         self._images: dict[tuple[str, str], ImageInfo | tuple[str, str]] = {}
 
+    def strategy(self, cell: Cell) -> str:
+        return "native" if cell.arch == self._native else self._config.emulation
+
+    def container_arch(self, cell: Cell) -> str:
+        """cross: the native image compiles for the cell's arch; full: the arch's own image."""
+        return cell.arch if self.strategy(cell) == "full" else self._native
+
     def prepare(self, cells: list[Cell]) -> None:
-        for ref, arch in sorted({(c.image_ref, c.arch) for c in cells}):
-            problem = emulation_problem(arch, self._native) if self._engine.is_local() else None
-            if problem:
-                self._images[(ref, arch)] = ("skipped", problem)
-                continue
+        for ref, arch in sorted({(c.image_ref, self.container_arch(c)) for c in cells}):
             self._log(f"pulling {ref} for linux/{arch}")
             try:
                 self._images[(ref, arch)] = self._engine.pull(ref, f"linux/{arch}")
@@ -115,62 +140,136 @@ class DockerRunner:
                 self._log(f"  not available: {exc.what}")
             except ImageError as exc:
                 self._images[(ref, arch)] = ("failed", exc.what)
+        for arch in sorted({c.arch for c in cells}):
+            problem = emulation_problem(arch, self._native) if self._engine.is_local() else None
+            if problem:
+                self._log(f"linux/{arch} cells will be skipped: {problem}")
+                self._images[("*", f"emulation-{arch}")] = ("skipped", problem)
 
-    def image_for(self, cell: Cell) -> ImageInfo | tuple[str, str]:
-        return self._images.get((cell.image_ref, cell.arch), ("failed", "image was not prepared"))
+    def _image(self, cell: Cell) -> ImageInfo | tuple[str, str]:
+        blocked = self._images.get(("*", f"emulation-{cell.arch}"))
+        if blocked is not None:
+            return blocked
+        image = self._images.get((cell.image_ref, self.container_arch(cell)), ("failed", "image was not prepared"))
+        if isinstance(image, ImageInfo) and image.architecture != self.container_arch(cell):
+            return ("skipped", f"{image.ref} has no linux/{self.container_arch(cell)} image "
+                               f"(the registry served {image.architecture})")
+        return image
 
-    def run(self, cell: Cell, raw_dir: Path) -> CellOutcome:
+    def group_key(self, cell: Cell) -> str:
+        if self._config.isolation == "cell":
+            return cell.key
+        return f"{cell.image_ref} linux/{self.container_arch(cell)}"
+
+    def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
+        image = self._image(cell)
+        if not isinstance(image, ImageInfo):
+            return None
+        return {"runner": self.name, "image_id": image.id, "strategy": self.strategy(cell),
+                "memory": self._config.limits.memory, "pids": str(self._config.limits.pids)}
+
+    def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
         started, start = utc_now(), time.monotonic()
-        prepared = self.image_for(cell)
 
-        def outcome(status: str, reason: str, image: ImageInfo | None = None) -> CellOutcome:
+        def outcome(cell: Cell, status: str, reason: str, image: ImageInfo | None, total: float) -> CellOutcome:
             return CellOutcome(status=status, reason=reason, runner=self.name,
                                emulated=cell.arch != self._native, image=image,
-                               total_s=round(time.monotonic() - start, 3), started_at=started)
+                               total_s=round(total, 3), started_at=started, strategy=self.strategy(cell))
 
-        if isinstance(prepared, tuple):
-            return outcome(*prepared)
-        image = prepared
-        if image.architecture != cell.arch:
-            return outcome("skipped", f"{image.ref} has no linux/{cell.arch} image "
-                                      f"(the registry served {image.architecture})", image)
-        volumes = {}
-        environment = {
-            "GOMATRIX_BENCHTIME": self._config.bench.benchtime,
-            "GOMATRIX_COUNT": str(self._config.bench.count),
-        }
+        results: dict[int, CellOutcome] = {}
+        runnable: list[int] = []
+        image: ImageInfo | None = None
+        for index, cell in enumerate(cells):
+            prepared = self._image(cell)
+            if isinstance(prepared, tuple):
+                results[index] = outcome(cell, *prepared, None, 0.0)
+            else:
+                image = prepared
+                runnable.append(index)
+        if runnable and image is not None:
+            results.update(self._run_in_container(image, [(i, cells[i], raw_dirs[i]) for i in runnable],
+                                                  outcome, start))
+        return [results[i] for i in range(len(cells))]
+
+    def _run_in_container(self, image: ImageInfo, items: list[tuple[int, Cell, Path]],
+                          outcome: Callable[[Cell, str, str, ImageInfo | None, float], CellOutcome],
+                          start: float) -> dict[int, CellOutcome]:
+        volumes: dict[str, str] = {}
+        environment = {}
         if self._config.build_cache:
-            volume = f"gomatrix-gocache-{cell.version}-{cell.arch}"
-            self._engine.ensure_volume(volume, {"io.gomatrix.cache": "gocache"})
+            volume = f"gomatrix-gocache-{image.id.split(':')[-1][:16]}"
+            self._engine.ensure_volume(volume, {"io.gomatrix.cache": "gocache", "io.gomatrix.image": image.ref})
             volumes[volume] = CACHE_MOUNT
             environment["GOCACHE"] = f"{CACHE_MOUNT}/go-build"
-        archive = tar_directory(cell.case.path, "gomatrix/case", {"gomatrix/driver.sh": driver_script()})
+        extra: dict[str, bytes] = {"gomatrix/driver.sh": driver_script()}
+        roots = []
+        for _index, cell, _raw in items:
+            settings = [f"GOMATRIX_BENCHTIME={self._config.bench.benchtime}",
+                        f"GOMATRIX_COUNT={self._config.bench.count}"]
+            if self.strategy(cell) == "cross":
+                settings.append(f"GOMATRIX_GOARCH={cell.arch}")
+            extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
+            roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
+        archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
+                                  extra)
+        timeout = self._config.timeout * len(items)
         spec = ContainerSpec(
             image_id=image.id,
-            command=("sh", f"{IN_CONTAINER_ROOT}/driver.sh", IN_CONTAINER_ROOT),
+            command=("sh", f"{IN_CONTAINER_ROOT}/driver.sh", *roots),
             environment=environment,
-            labels={"io.gomatrix.run": self._run_label, "io.gomatrix.cell": cell.key},
+            labels={"io.gomatrix.run": self._run_label,
+                    "io.gomatrix.cells": ",".join(cell.key for _i, cell, _r in items)[:1000]},
             memory=self._config.limits.memory,
             pids=self._config.limits.pids,
             cpus=self._config.limits.cpus,
             volumes=volumes,
         )
+        staging = Path(tempfile.mkdtemp(prefix="gomatrix-out-"))
         try:
-            result = self._engine.run(spec, put=archive, put_into="/tmp", get=f"{IN_CONTAINER_ROOT}/out",
-                                      get_into=raw_dir, timeout=self._config.timeout)
-        except ImageError as exc:
-            return outcome("failed", exc.what, image)
-        (raw_dir / "driver.log").write_text(result.logs, encoding="utf-8")
-        if result.timed_out:
-            return outcome("timeout", f"the cell ran longer than {self._config.timeout} s and was killed", image)
-        if result.oom_killed:
-            return outcome("failed", f"out of memory: the container hit its {self._config.limits.memory} "
-                                     "limit and was killed", image)
-        if "exec format error" in result.logs:
-            return outcome("skipped", f"linux/{cell.arch} binaries cannot run here (exec format error); "
-                                      "register QEMU user emulation (qemu-user-static, binfmt-support)", image)
-        assert result.exit_code is not None
-        status, reason = interpret_driver_exit(result.exit_code, raw_dir, cell, image.ref)
-        if status == "failed" and result.exit_code not in (DRIVER_COMPILE, DRIVER_BENCH, DRIVER_TOOLCHAIN):
-            reason += f": {_tail(result.logs)}"
-        return outcome(status, reason, image)
+            try:
+                result = self._engine.run(spec, put=archive, put_into="/tmp", get=f"{IN_CONTAINER_ROOT}/cells",
+                                          get_into=staging, timeout=timeout)
+            except ImageError as exc:
+                return {i: outcome(cell, "failed", exc.what, image, time.monotonic() - start)
+                        for i, cell, _raw in items}
+            results = {}
+            for index, cell, raw_dir in items:
+                out = staging / cell.key / "out"
+                if out.is_dir():
+                    shutil.copytree(out, raw_dir, dirs_exist_ok=True)
+                (raw_dir / "driver.log").write_text(result.logs, encoding="utf-8")
+                total = _steps_seconds(raw_dir) or (time.monotonic() - start)
+                exit_code = read_exit(raw_dir)
+                if exit_code is None:
+                    if result.timed_out:
+                        status, reason = "timeout", (f"the container ran longer than {timeout} s "
+                                                     f"({self._config.timeout} s per cell) and was killed")
+                    elif result.oom_killed:
+                        status, reason = "failed", (f"out of memory: the container hit its "
+                                                    f"{self._config.limits.memory} limit and was killed")
+                    elif "exec format error" in result.logs:
+                        status, reason = "skipped", (f"linux/{cell.arch} binaries cannot run here (exec format "
+                                                     "error); register QEMU user emulation (qemu-user-static, "
+                                                     "binfmt-support)")
+                    else:
+                        status, reason = "failed", f"the driver did not finish: {_tail(result.logs)}"
+                else:
+                    status, reason = interpret_driver_exit(exit_code, raw_dir, cell, image.ref)
+                results[index] = outcome(cell, status, reason, image, total)
+            return results
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _steps_seconds(raw_dir: Path) -> float:
+    """Wall time of the driver's steps for one cell (from steps.tsv)."""
+    starts, ends = [], []
+    for line in _read(raw_dir / "steps.tsv").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4:
+            try:
+                starts.append(float(parts[2]))
+                ends.append(float(parts[3]))
+            except ValueError:
+                continue
+    return max(ends) - min(starts) if starts else 0.0

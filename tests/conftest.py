@@ -69,8 +69,9 @@ def only_run_dir(out: Path) -> Path:
     return runs[0]
 
 
+# --force: the integration runs really run (and refresh the result cache) instead of replaying it.
 SEED_ARGS = ("--versions", ",".join(TEST_VERSIONS), "--arches", "amd64,arm64", "--benchtime", "100ms",
-             "--count", "3")
+             "--count", "3", "--force")
 
 
 @pytest.fixture(scope="session")

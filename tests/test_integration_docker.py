@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURE_CASES, ROOT, invoke, load_cells, only_run_dir
+from tests.conftest import FIXTURE_CASES, ROOT, SEED_ARGS, invoke, load_cells, only_run_dir
 
 pytestmark = pytest.mark.docker
 
@@ -113,3 +113,33 @@ def test_unreachable_daemon_is_a_clear_error_when_docker_is_asked_for(tmp_path: 
                             text=True, env=env, timeout=120)
     assert result.returncode == 4
     assert "no Docker daemon answers" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unchanged_rerun_reuses_every_cell(docker_seed_run: Path, registry_images: str, tmp_path: Path) -> None:
+    args = [a for a in SEED_ARGS if a != "--force"]
+    result = invoke("matrix", "--runner", "docker", "--image", registry_images, *args, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("from the result cache") == 12
+    first, again = load_cells(docker_seed_run), load_cells(only_run_dir(tmp_path))
+    for key, cell in again.items():
+        assert cell["cache"]["hit"] is True and cell["cache"]["key"] == first[key]["cache"]["key"]
+        assert cell["benchmarks"] == first[key]["benchmarks"] and cell["escapes"] == first[key]["escapes"]
+        assert (only_run_dir(tmp_path) / cell["raw"]["bench"]).exists()
+
+
+def test_cross_compiled_arm64_cells_agree_with_the_arm64_image(docker_seed_run: Path, registry_images: str,
+                                                                 tmp_path: Path) -> None:
+    result = invoke("matrix", "--runner", "docker", "--image", registry_images, "--versions", "1.23.9,1.24.11",
+                    "--arches", "arm64", "--emulation", "cross", "--benchtime", "100ms", "--count", "3", "--force",
+                    "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    full, cross = load_cells(docker_seed_run), load_cells(only_run_dir(tmp_path))
+    assert len(cross) == 6
+    for key, cell in cross.items():
+        assert cell["status"] == "ok", cell["reason"]
+        assert (cell["strategy"], cell["arch"], cell["image"]["architecture"]) == ("cross", "arm64", "amd64")
+        assert full[key]["strategy"] == "full" and full[key]["image"]["architecture"] == "arm64"
+        assert {b["name"]: b["allocs_per_op"] for b in cell["benchmarks"]} == {
+            b["name"]: b["allocs_per_op"] for b in full[key]["benchmarks"]}
+        assert {(e["file"], e["line"], e["subject"], e["verdict"]) for e in cell["escapes"]} == {
+            (e["file"], e["line"], e["subject"], e["verdict"]) for e in full[key]["escapes"]}
