@@ -39,7 +39,8 @@ def _user_errors(action: Callable[[], T]) -> T:
     "timeout": "seconds per cell",
     "runner": "auto (Docker if a daemon answers and images can be pulled, else host), docker, or host",
     "jobs": "cells (or container groups) at once; 0: the number of cores",
-    "emulation": "foreign arch: cross (native compiler, QEMU runs the test binary) or full (its own toolchain)",
+    "emulation": "foreign arch: full (its own image/toolchain under QEMU), cross (native compiler, QEMU runs "
+                 "only the test binary), auto (full in containers, cross on the host)",
     "isolation": "docker: group (one container per image and platform) or cell (one per cell)",
     "force": "run every cell even if the result cache has it",
 })

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "out": "reports",
     "runner": "auto",
     "toolchains": {},
-    "emulation": "full",
+    "emulation": "auto",
     "isolation": "group",
     "jobs": 0,
     "result_cache": True,
@@ -66,7 +66,7 @@ class MatrixConfig:
     source: str  # where the configuration came from, for messages
     runner: str = "auto"  # auto | docker | host
     toolchains: tuple[tuple[str, Path], ...] = ()  # local GOROOTs by version, for the host runner
-    emulation: str = "full"  # full | cross
+    emulation: str = "auto"  # auto | full | cross
     isolation: str = "group"  # group | cell
     jobs: int = 1
     result_cache: bool = True

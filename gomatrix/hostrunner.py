@@ -21,7 +21,7 @@ from gomatrix.emulation import emulation_problem, host_arch, qemu_name
 from gomatrix.errors import ToolchainError
 from gomatrix.plan import Cell
 from gomatrix.runner import CellOutcome, driver_script, interpret_driver_exit, utc_now
-from gomatrix.toolchains import Toolchain, ToolchainProvider, cache_root, resolve_version
+from gomatrix.toolchains import GoBinProvider, Toolchain, ToolchainProvider, cache_root, resolve_version
 
 Log = Callable[[str], None]
 
@@ -38,27 +38,43 @@ class HostRunner:
         self._log = log
         self._cache = cache_dir or cache_root()
         self._native = host_arch()
-        self._toolchains: dict[str, Toolchain | tuple[str, str]] = {}
+        self._toolchains: dict[tuple[str, str], Toolchain | tuple[str, str]] = {}  # (version, its arch)
         self._exec: dict[str, str | tuple[str, str]] = {}
 
     def prepare(self, cells: list[Cell]) -> None:
+        for arch in sorted({c.arch for c in cells}):
+            self._exec[arch] = self._exec_for(arch)
         for version in sorted({c.version for c in cells}):
             resolved = resolve_version(version, self._providers)
+            arches = sorted({self._toolchain_arch(c) for c in cells if c.version == version})
             if resolved is None:
                 offered = "; ".join(f"{p.name}: {', '.join(p.versions()) or 'none'}" for p in self._providers)
-                self._toolchains[version] = ("skipped", f"no toolchain provider can supply go{version} ({offered})")
+                for arch in arches:
+                    self._toolchains[(version, arch)] = (
+                        "skipped", f"no toolchain provider can supply go{version} ({offered})")
                 self._log(f"go{version}: no provider has it; its cells will be skipped")
                 continue
             exact, provider = resolved
-            try:
-                toolchain = provider.get(exact, self._log)
-            except ToolchainError as exc:
-                self._toolchains[version] = ("failed", exc.message())
-                continue
-            self._toolchains[version] = toolchain
-            self._log(f"go{version}: go{toolchain.version} from {toolchain.source}")
-        for arch in sorted({c.arch for c in cells}):
-            self._exec[arch] = self._exec_for(arch)
+            for arch in arches:
+                self._toolchains[(version, arch)] = self._get(provider, exact, arch)
+
+    def _get(self, provider: ToolchainProvider, version: str, arch: str) -> Toolchain | tuple[str, str]:
+        try:
+            if arch == self._native:
+                toolchain = provider.get(version, self._log)
+            elif isinstance(provider, GoBinProvider):
+                toolchain = provider.get(version, self._log, arch=arch)
+            else:
+                return ("skipped", f"{provider.name} has no linux/{arch} build of go{version} for full emulation; "
+                                   "use emulation: cross")
+        except ToolchainError as exc:
+            return ("failed", exc.message())
+        self._log(f"go{version} for linux/{arch}: {toolchain.source}")
+        return toolchain
+
+    def _toolchain_arch(self, cell: Cell) -> str:
+        """cross: the native toolchain compiles for the cell's arch; full: the arch's own toolchain."""
+        return cell.arch if self.strategy(cell) == "full" else self._native
 
     def _exec_for(self, arch: str) -> str | tuple[str, str]:
         """'' to run binaries directly, a QEMU command to run them through, or (status, reason)."""
@@ -73,14 +89,15 @@ class HostRunner:
         return ("skipped", problem)
 
     def strategy(self, cell: Cell) -> str:
-        # The host runner compiles with the native toolchain: a foreign arch is always cross.
-        return "native" if cell.arch == self._native else "cross"
+        if cell.arch == self._native:
+            return "native"
+        return "cross" if self._config.emulation in ("auto", "cross") else "full"
 
     def group_key(self, cell: Cell) -> str:
         return cell.key  # host processes are cheap: no grouping
 
     def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
-        toolchain = self._toolchains.get(cell.version)
+        toolchain = self._toolchains.get((cell.version, self._toolchain_arch(cell)))
         exec_with = self._exec.get(cell.arch)
         if not isinstance(toolchain, Toolchain) or isinstance(exec_with, tuple) or exec_with is None:
             return None
@@ -92,8 +109,13 @@ class HostRunner:
 
     def run(self, cell: Cell, raw_dir: Path) -> CellOutcome:
         started, start = utc_now(), time.monotonic()
-        toolchain = self._toolchains.get(cell.version, ("failed", "toolchain was not prepared"))
+        toolchain = self._toolchains.get((cell.version, self._toolchain_arch(cell)),
+                                         ("failed", "toolchain was not prepared"))
         exec_with = self._exec.get(cell.arch, ("failed", "emulation was not prepared"))
+        if exec_with and self.strategy(cell) == "full":
+            # The go command starts compile and link itself: only binfmt_misc can run them under QEMU.
+            exec_with = ("skipped", f"full emulation of linux/{cell.arch} needs QEMU registered with binfmt_misc "
+                                    f"(update-binfmts --enable {qemu_name(cell.arch)}); or use emulation: cross")
 
         def outcome(status: str, reason: str) -> CellOutcome:
             return CellOutcome(status=status, reason=reason, runner=self.name, emulated=cell.arch != self._native,
@@ -120,7 +142,7 @@ class HostRunner:
                 "GOMATRIX_BENCHTIME": self._config.bench.benchtime,
                 "GOMATRIX_COUNT": str(self._config.bench.count),
             })
-            if cell.arch != self._native:
+            if self.strategy(cell) == "cross":
                 env["GOMATRIX_GOARCH"] = cell.arch
             if exec_with:
                 env["GOMATRIX_EXEC"] = exec_with

@@ -124,7 +124,10 @@ class DockerRunner:
         self._images: dict[tuple[str, str], ImageInfo | tuple[str, str]] = {}
 
     def strategy(self, cell: Cell) -> str:
-        return "native" if cell.arch == self._native else self._config.emulation
+        if cell.arch == self._native:
+            return "native"
+        # auto: in containers the arch's own image is the subject (full)
+        return "full" if self._config.emulation in ("auto", "full") else "cross"
 
     def container_arch(self, cell: Cell) -> str:
         """cross: the native image compiles for the cell's arch; full: the arch's own image."""

