@@ -88,6 +88,21 @@ def mirror(c: Context, versions: str = "1.23.9,1.24.11", registry: str = "127.0.
                                        force=force))
 
 
+@task(help={"image": "image template (the local registry's mirror by default)",
+            "versions": "comma-separated Go versions of the seed matrix",
+            "jobs": "parallel jobs to compare with --jobs 1 (0: the number of cores)"})
+def bench(c: Context, image: str = "127.0.0.1:5000/golang:{version}", versions: str = "1.23.9,1.24.11",
+          jobs: int = 0) -> None:
+    """Measure cold/warm runs, --jobs 1 vs N, full vs cross, overhead and memory into benchmarks/RESULTS.md."""
+    import os
+
+    from gomatrix.bench import run_bench
+    from gomatrix.config import split_list
+
+    _user_errors(lambda: run_bench(image=image, versions=split_list(versions), jobs=jobs or os.cpu_count() or 1,
+                                   log=lambda line: print(line, flush=True)))
+
+
 @task
 def test(c: Context) -> None:
     """Run the test suite (unit, lint, and Docker-backed integration tests)."""
@@ -103,4 +118,4 @@ def lint(c: Context) -> None:
 
 images = Collection("images")
 images.add_task(mirror)
-ns = Collection(matrix, merge, test, lint, images)
+ns = Collection(matrix, merge, bench, test, lint, images)

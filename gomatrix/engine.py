@@ -230,6 +230,13 @@ class DockerEngine:
             removed += 1
         return removed
 
+    def remove_volumes(self, label: str) -> int:
+        """Remove the volumes carrying label (e.g. the GOCACHE volumes); returns how many."""
+        volumes = self._client.volumes.list(filters={"label": label})
+        for volume in volumes:
+            volume.remove(force=True)
+        return len(volumes)
+
     def labelled_containers(self, label: str = LABEL) -> list[str]:
         return [str(c.id) for c in self._client.containers.list(all=True, filters={"label": label})]
 

