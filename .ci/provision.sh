@@ -197,6 +197,6 @@ esac
 # ------------------------------------------------------------------------------------------------ 5. mirror
 say "mirroring golang:{${VERSIONS}} for ${ARCHES} into $REGISTRY_ADDR (cache $STATE/cache)"
 # shellcheck disable=SC2086  # word-split the comma/space separated list on purpose
-GOMATRIX_CACHE=$STATE/cache "$PYTHON" -m gomatrix.images --registry "$REGISTRY_ADDR" --arches "$ARCHES" \
+GOMATRIX_CACHE=${GOMATRIX_CACHE:-$STATE/cache} "$PYTHON" -m gomatrix.images --registry "$REGISTRY_ADDR" --arches "$ARCHES" \
     ${VERSIONS//,/ }
 say "done in $((SECONDS - T0)) s"
