@@ -74,7 +74,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         })
     escapes = [
         {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
-         "verdict": s.verdict}
+         "verdict": s.verdict, "reason": s.reason}
         for s in parse_escapes(_read(raw_dir / "escape.txt"), cell.case.go_files)
     ]
     raw = {

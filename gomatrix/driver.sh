@@ -73,9 +73,10 @@ prepare() {
 }
 
 # One compile gives both the escape diagnostics (over _test.go files too) and the
-# test binary; -m changes no generated code.
+# test binary; -m changes no generated code. -m=2 adds the reason for each heap
+# allocation ("too large for stack", "non-constant size").
 compile() {
-	cd "$work" && go test -c -o "$root/case.test" -gcflags=-m .
+	cd "$work" && go test -c -o "$root/case.test" -gcflags=-m=2 .
 }
 
 bench() {

@@ -61,6 +61,7 @@ class EscapeSite:
     message: str
     subject: str  # the variable or expression the message is about
     verdict: str  # "heap" | "stack"
+    reason: str | None = None  # -m=2: why it went to the heap ("too large for stack", "non-constant size")
 
 
 def parse_bench(text: str) -> BenchOutput:
@@ -145,27 +146,43 @@ def classify(message: str) -> tuple[str, str] | None:
     return None
 
 
+_FLOW_REASON = re.compile(r"^\s+from .* \(([^()]+)\) at \S+$")
+
+
 def parse_escapes(text: str, case_files: Iterable[str]) -> list[EscapeSite]:
     """Allocation sites with their verdict, only in the case's own files (not _testmain.go etc.).
 
-    Duplicates (the same site printed twice, e.g. with -m=2 flow lines) are kept once.
+    With -m=2 a heap site is printed twice ("x escapes to heap:" opening its flow lines, then
+    "moved to heap: x"): it is kept once, with the flow's reasons; -m=1 output works the same.
     """
     wanted = set(case_files)
-    seen: set[tuple[str, int, int | None, str]] = set()
-    sites = []
+    reasons: dict[tuple[str, int, int | None], list[str]] = {}
+    sites: dict[tuple[str, int, int | None, str, str], EscapeSite] = {}
     for diag in parse_diagnostics(text):
         if diag.file not in wanted:
+            continue
+        position = (diag.file, diag.line, diag.col)
+        flow = _FLOW_REASON.match(diag.message)
+        if flow:
+            found = reasons.setdefault(position, [])
+            if flow.group(1) not in found:
+                found.append(flow.group(1))
             continue
         classified = classify(diag.message)
         if classified is None:
             continue
         subject, verdict = classified
-        key = (diag.file, diag.line, diag.col, diag.message)
-        if key in seen:
-            continue
-        seen.add(key)
-        sites.append(EscapeSite(diag.file, diag.line, diag.col, diag.message.rstrip(":"), subject, verdict))
-    return sites
+        key = (*position, subject, verdict)
+        message = diag.message.rstrip(":").strip()
+        previous = sites.get(key)
+        if previous is None or previous.message.endswith(" escapes to heap"):  # prefer the final wording
+            sites[key] = EscapeSite(diag.file, diag.line, diag.col, message, subject, verdict)
+    return [
+        EscapeSite(s.file, s.line, s.col, s.message, s.subject, s.verdict,
+                   "; ".join(reasons[(s.file, s.line, s.col)]) if s.verdict == "heap"
+                   and (s.file, s.line, s.col) in reasons else None)
+        for s in sites.values()
+    ]
 
 
 _NOTES = ("can inline", "cannot inline", "inlining call", "skip inlining", "leaking param", "parameter ",
@@ -183,7 +200,8 @@ def compiler_errors(text: str, case_files: Iterable[str], limit: int = 8) -> str
         match = _DIAG_LINE.match(line)
         if match:
             message = match.group(4)
-            if match.group(1) not in wanted or classify(message) is not None or message.startswith(_NOTES):
+            if (match.group(1) not in wanted or classify(message) is not None or message.startswith(_NOTES)
+                    or message[:1].isspace()):  # -m=2 flow lines
                 continue
         lines.append(line)
     return "\n".join(lines[:limit])

@@ -46,11 +46,12 @@ def _sites(case_cells: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]
             previous = row["verdicts"].get(col)
             # Inlining can report the same site twice; heap wins (it is the allocation).
             if previous is None or esc["verdict"] == "heap":
-                row["verdicts"][col] = {"verdict": esc["verdict"], "message": esc["message"]}
+                row["verdicts"][col] = {"verdict": esc["verdict"], "message": esc["message"],
+                                        "reason": esc.get("reason")}
     for row in rows.values():
         for col, cell in case_cells:
             if cell["status"] == "ok" and col not in row["verdicts"]:
-                row["verdicts"][col] = {"verdict": NO_DIAGNOSTIC, "message": ""}
+                row["verdicts"][col] = {"verdict": NO_DIAGNOSTIC, "message": "", "reason": None}
     return [rows[k] for k in sorted(rows)]
 
 
@@ -321,15 +322,19 @@ def render_markdown(report: dict[str, Any]) -> str:
             out += [tabulate(rows, headers=["benchmark", *header], tablefmt="github"), ""]
         if case["sites"]:
             out += ["### Escape analysis", "",
-                    "Verdict of `-gcflags=-m` per allocation site; \"stack (no diagnostic)\": the compiler "
-                    "printed nothing there, which it does for a variable that stays on the stack.", ""]
+                    "Verdict of `-gcflags=-m=2` per allocation site, with the compiler's reason for heap "
+                    "allocations; \"stack (no diagnostic)\": the compiler printed nothing there, which it does "
+                    "for a variable that stays on the stack.", ""]
             rows = []
             for site in case["sites"]:
                 row = [f"{md_code(site['file'] + ':' + str(site['line']))} {md_code(site['subject'])}"]
                 for col in columns:
                     verdict = site["verdicts"].get(col["id"])
-                    row.append(md_text(verdict["verdict"]) if verdict
-                               else _status_of(report, case["name"], col["id"]).replace("ok", "–"))
+                    if verdict:
+                        reason = f" ({verdict['reason']})" if verdict.get("reason") else ""
+                        row.append(md_text(verdict["verdict"] + reason))
+                    else:
+                        row.append(_status_of(report, case["name"], col["id"]).replace("ok", "–"))
                 rows.append(row)
             out += [tabulate(rows, headers=["site", *header], tablefmt="github"), ""]
 

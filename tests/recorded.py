@@ -11,7 +11,7 @@ from gomatrix.cellfile import build_cell
 from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
 from gomatrix.plan import Cell
-from gomatrix.runner import CellOutcome, interpret_driver_exit
+from gomatrix.runner import CellOutcome, interpret_driver_exit, read_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "data" / "recorded"
@@ -29,7 +29,8 @@ def recorded_cell(version: str, case_name: str, run_dir: Path, *, arch: str = "a
     if arch != "amd64":  # same toolchain output, as the arm64 image reports it
         env = raw_dir / "go-env.txt"
         env.write_text(env.read_text().replace("amd64", arch))
-    exit_code = 0 if (raw_dir / "bench.txt").exists() else 20
+    exit_code = read_exit(raw_dir)
+    assert exit_code is not None
     status, reason = interpret_driver_exit(exit_code, raw_dir, cell, cell.image_ref)
     image = ImageInfo(ref=cell.image_ref, id="sha256:" + "ab" * 32, digest="sha256:" + "cd" * 32,
                       architecture=arch)

@@ -50,19 +50,22 @@ def test_bench_line_variants() -> None:
 def test_escapes_only_in_case_files_with_verdicts() -> None:
     sites = parse_escapes(recorded("1.24.11", "array", "escape.txt"), ["array.go", "array_test.go"])
     heap = {(s.file, s.line, s.subject) for s in sites if s.verdict == "heap"}
-    assert heap == {("array.go", 4, "arr"), ("array_test.go", 9, "arr"), ("array_test.go", 18, "arr")}
+    assert heap == {("array.go", 4, "arr"), ("array_test.go", 9, "arr"), ("array_test.go", 16, "arr")}
     assert all(not s.file.startswith("_testmain") for s in sites)
     old = parse_escapes(recorded("1.23.9", "array", "escape.txt"), ["array.go", "array_test.go"])
-    assert {(s.file, s.line) for s in old if s.verdict == "heap"} == {("array_test.go", 18)}
+    assert {(s.file, s.line) for s in old if s.verdict == "heap"} == {("array_test.go", 16)}
+    assert {s.reason for s in sites if s.verdict == "heap"} == {"too large for stack"}
+    assert len(sites) == len({(s.file, s.line, s.subject) for s in sites})  # -m=2 repeats: kept once
 
 
 def test_makeslice_verdicts() -> None:
     sites = parse_escapes(recorded("1.24.11", "makeslice", "escape.txt"),
                           ["makeslice.go", "makeslice_test.go"])
     by_line = {s.line: s for s in sites if s.file == "makeslice_test.go" and s.subject.startswith("make")}
-    assert by_line[9].verdict == "stack" and by_line[9].subject == "make([]byte, 0, 1024)"
-    assert by_line[19].verdict == "heap" and by_line[19].message == "make([]byte, cap, cap) escapes to heap"
-    assert by_line[28].verdict == "stack"
+    assert by_line[11].verdict == "stack" and by_line[11].subject == "make([]byte, 0, 1024)"
+    assert by_line[21].verdict == "heap" and by_line[21].message == "make([]byte, cap, cap) escapes to heap"
+    assert by_line[21].reason == "non-constant size"
+    assert by_line[30].verdict == "stack" and by_line[30].reason is None
 
 
 @pytest.mark.parametrize(("message", "expected"), [
@@ -86,4 +89,6 @@ def test_compiler_errors_keep_the_error_not_the_diagnostics() -> None:
     text = recorded("1.23.9", "newonly", "escape.txt")
     errors = compiler_errors(text, ["newonly.go", "newonly_test.go"])
     assert errors == "./newonly_test.go:8:8: b.Loop undefined (type *testing.B has no field or method Loop)"
+    assert "can inline" not in compiler_errors(recorded("1.24.11", "makeslice", "escape.txt"),
+                                               ["makeslice.go", "makeslice_test.go"])
     assert compiler_errors(recorded("1.24.11", "array", "escape.txt"), ["array.go", "array_test.go"]) == ""

@@ -129,3 +129,12 @@ def test_durations_have_no_exponent() -> None:
 
     assert [format_duration(v) for v in (0.2738, 72.57, 182.3, 250484, 5094869, 2.5e9, None)] == [
         "0.274 ns", "72.6 ns", "182 ns", "250 µs", "5.09 ms", "2.5 s", "?"]
+
+
+def test_heap_sites_show_the_compilers_reason(tmp_path: Path) -> None:
+    report = seed_report(tmp_path)
+    makeslice = next(c for c in report["cases"] if c["name"] == "makeslice")
+    site = next(s for s in makeslice["sites"] if s["line"] == 21 and s["file"] == "makeslice_test.go")
+    assert {v["reason"] for v in site["verdicts"].values()} == {"non-constant size"}
+    markdown = render_markdown(report)
+    assert "heap (non-constant size)" in markdown and "heap (too large for stack)" in markdown

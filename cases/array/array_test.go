@@ -2,7 +2,7 @@ package main
 
 import "testing"
 
-// A local array of exactly 10 MiB.
+// Exactly 10 MiB: the largest local array the article says stays on the stack.
 func BenchmarkEaArray1(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -10,8 +10,6 @@ func BenchmarkEaArray1(b *testing.B) {
 		_ = arr
 	}
 }
-
-// One byte more than 10 MiB.
 func BenchmarkEaArray2(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

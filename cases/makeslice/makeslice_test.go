@@ -1,6 +1,8 @@
 package main
 
-import "testing"
+import (
+	"testing"
+)
 
 // Constant capacity of 1 KiB.
 func BenchmarkMakeSlice1(b *testing.B) {

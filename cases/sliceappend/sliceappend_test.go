@@ -1,8 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+)
 
-// Seven appends to a slice created with capacity 1.
 func BenchmarkSliceAppend(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
