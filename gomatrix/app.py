@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gomatrix.cases import Case, discover_cases
-from gomatrix.cellfile import build_cell, read_cell, write_cell, write_json_atomic
+from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell, write_json_atomic
 from gomatrix.config import MatrixConfig
 from gomatrix.engine import DockerEngine
 from gomatrix.errors import CellFileError, EngineUnavailable, ImageError
@@ -104,6 +104,7 @@ def _finish(cell: Cell, outcome: CellOutcome, config: MatrixConfig, run_dir: Pat
             progress: Progress, *, cache_key: str | None, cached: bool = False) -> None:
     doc = build_cell(cell, outcome, config.bench, raw_dir, run_dir)
     doc["cache"] = {"key": cache_key, "hit": cached}
+    write_benchstat(doc, raw_dir, run_dir)
     write_cell(doc, run_dir / "cells" / f"{cell.key}.json")
     progress.finished(cell.key, doc["status"], outcome.total_s, doc["reason"], cached=cached)
 

@@ -115,6 +115,26 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     }
 
 
+def write_benchstat(doc: dict[str, Any], raw_dir: Path, run_dir: Path) -> None:
+    """raw/<cell>/benchstat.txt: the benchmark output with the cell's configuration lines, ready for
+    `benchstat old=... new=...`; allocs/op is declared exact, as benchstat should compare it."""
+    bench = raw_dir / "bench.txt"
+    if not bench.exists():
+        return
+    header = [
+        f"gomatrix-cell: {doc['key']}",
+        f"go: {doc['go_version'] or 'unknown'}",
+        f"runner: {doc['runner']}",
+        f"strategy: {doc['strategy']}",
+        f"emulated: {str(doc['emulated']).lower()}",
+        "Unit allocs/op assume=exact",
+        "",
+    ]
+    target = raw_dir / "benchstat.txt"
+    target.write_text("\n".join(header) + bench.read_text(encoding="utf-8", errors="replace"), encoding="utf-8")
+    doc["raw"]["benchstat"] = str(target.relative_to(run_dir))
+
+
 def write_json_atomic(doc: Any, path: Path) -> None:
     """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)

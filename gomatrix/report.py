@@ -9,6 +9,7 @@ from typing import Any
 from tabulate import tabulate
 
 from gomatrix.cases import Case
+from gomatrix.stats import bytes_equal, compare
 
 REPORT_SCHEMA_VERSION = 1
 NO_DIAGNOSTIC = "stack (no diagnostic)"
@@ -60,12 +61,16 @@ def _benchmarks(case_cells: list[tuple[str, dict[str, Any]]]) -> list[dict[str, 
     for col, cell in case_cells:
         for bench in cell["benchmarks"]:
             row = rows.setdefault(bench["name"], {"name": bench["name"], "results": {}})
+            ns = [s["ns_per_op"] for s in bench["samples"] if s["ns_per_op"] is not None]
             row["results"][col] = {
                 "allocs_per_op": bench["allocs_per_op"],
                 "bytes_per_op": bench["bytes_per_op"],
                 "ns_per_op": bench["ns_per_op"],
+                "ns_range": [min(ns), max(ns)] if ns else None,
+                "ns_samples": ns,
                 "samples": len(bench["samples"]),
                 "emulated": cell["emulated"],
+                "ns_vs_previous": None,
             }
     return list(rows.values())
 
@@ -132,6 +137,39 @@ def _changes(case_name: str, columns: list[dict[str, Any]], arches: list[str], l
             for text, arch_list in by_text.items()]
 
 
+def _bytes_labels(columns: list[dict[str, Any]], bench: dict[str, Any]) -> dict[str, str | None]:
+    """B/op per column as labels in which values within the tolerance of their run share one label."""
+    labels: dict[str, str | None] = {}
+    for arch in {c["arch"] for c in columns}:
+        anchor: float | None = None
+        for column in (c for c in columns if c["arch"] == arch):
+            value = bench["results"].get(column["id"], {}).get("bytes_per_op")
+            if value is None:
+                labels[column["id"]] = None
+                continue
+            if anchor is None or not bytes_equal(anchor, value):
+                anchor = value
+            labels[column["id"]] = f"{_fmt_number(anchor)} B/op"
+    return labels
+
+
+def _compare_ns(columns: list[dict[str, Any]], bench: dict[str, Any]) -> None:
+    """ns/op of each native column against the previous version's on the same arch (never emulated)."""
+    for arch in {c["arch"] for c in columns}:
+        previous: dict[str, Any] | None = None
+        for column in (c for c in columns if c["arch"] == arch and not c["emulated"]):
+            result = bench["results"].get(column["id"])
+            if result is None:
+                continue
+            if previous is not None:
+                comparison = compare(previous["result"]["ns_samples"], result["ns_samples"])
+                if comparison is not None:
+                    result["ns_vs_previous"] = {"previous": previous["id"], "delta_pct": comparison.delta_pct,
+                                                "p_value": comparison.p_value,
+                                                "significant": comparison.significant}
+            previous = {"id": column["id"], "result": result}
+
+
 def _fmt_number(value: float | None) -> str:
     if value is None:
         return "?"
@@ -176,6 +214,8 @@ def build_report(cells: Iterable[dict[str, Any]], cases: Sequence[Case], *, gene
             values = {k: (None if r["allocs_per_op"] is None else f"{_fmt_number(r['allocs_per_op'])} allocs/op")
                       for k, r in bench["results"].items()}
             changes.extend(_changes(name, columns, arches, bench["name"], values, "allocs"))
+            changes.extend(_changes(name, columns, arches, bench["name"], _bytes_labels(columns, bench), "bytes"))
+            _compare_ns(columns, bench)
         report_cases.append({
             "name": name,
             "title": meta.title if meta else name,
@@ -254,6 +294,12 @@ def _bench_cell(result: dict[str, Any] | None, status: str) -> str:
     ns_text = format_duration(result["ns_per_op"])
     if result["emulated"]:
         ns_text += " †"
+    elif result.get("ns_range") and result["samples"] > 1:
+        low, high = result["ns_range"]
+        ns_text += f" [{format_duration(low)}–{format_duration(high)}]"
+    versus = result.get("ns_vs_previous")
+    if versus:
+        ns_text += (f" {versus['delta_pct']:+.1f}%" if versus["significant"] else " ~")
     return (f"**{_fmt_number(result['allocs_per_op'])}** allocs · {_fmt_number(result['bytes_per_op'])} B · "
             f"{ns_text}")
 
@@ -314,7 +360,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             out += [f"Source: {md_text(case['source'])}", ""]
         if case["benchmarks"]:
             out += ["### Benchmarks", "",
-                    "Median over the samples: allocs/op · B/op · ns/op (go test -benchmem).", ""]
+                    "Median over the samples: allocs/op · B/op · ns/op [min–max] (go test -benchmem). ns/op is "
+                    "compared with the previous version on the same native arch (Mann-Whitney U, α = 0.05): "
+                    "\"~\" not significant, else the change of the median; † emulated, not compared.", ""]
             rows = [[md_code(b["name"]),
                      *[_bench_cell(b["results"].get(col["id"]), _status_of(report, case["name"], col["id"]))
                        for col in columns]]
