@@ -116,6 +116,27 @@ def lint(c: Context) -> None:
     c.run(f"{sys.executable} -m mypy")
 
 
+@task(positional=["doc"], help={
+    "doc": "a markdown or plain-text article holding Go code blocks",
+    "into": "directory to write the case directories to (cases/ or a new one)",
+    "force": "replace case directories that already exist",
+})
+def extract(c: Context, doc: str, into: str = "", force: bool = False) -> None:
+    """Turn an article's Go code blocks into case directories, with variants and proposed claims."""
+    from gomatrix.errors import ConfigError
+    from gomatrix.extract import extract_cases
+
+    def action() -> None:
+        if not into:
+            raise ConfigError("cases.extract needs --into DIR", where="invoke cases.extract",
+                              fix="Pass --into with the directory the case directories go to.")
+        extract_cases(Path(doc), Path(into), force=force, log=lambda line: print(line, flush=True))
+
+    _user_errors(action)
+
+
 images = Collection("images")
 images.add_task(mirror)
-ns = Collection(matrix, merge, bench, test, lint, images)
+cases = Collection("cases")
+cases.add_task(extract)
+ns = Collection(matrix, merge, bench, test, lint, images, cases)

@@ -1,0 +1,6 @@
+package main
+
+func main() {
+	buf := make([]byte, 0, 32)
+	println(len(buf))
+}

@@ -1,0 +1,6 @@
+package main
+
+func main() {
+	var small [64]byte
+	_ = small
+}
