@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import copy
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gomatrix.cases import discover_cases
+from gomatrix.errors import CellFileError
+from gomatrix.plots import write_case_plots
+from gomatrix.report import build_report
+from gomatrix.schemas import validate
+from tests.recorded import ROOT, recorded_cell
+
+SEED = ("array", "makeslice", "sliceappend")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def make_report(run_dir: Path, versions: tuple[str, ...] = ("1.23.9", "1.24.11"),
+                emulated: tuple[str, ...] = ("arm64",)) -> dict[str, Any]:
+    cells = [recorded_cell(v, c, run_dir, arch=a, emulated=a in emulated)
+             for v in versions for a in ("amd64", "arm64") for c in SEED]
+    report = build_report(cells, discover_cases(ROOT / "cases"), generated_at="2026-11-25T20:00:00Z")
+    validate(report, "report", where="report", error_cls=CellFileError)
+    return report
+
+
+@pytest.fixture(scope="module")
+def seed_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return make_report(tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="module")
+def plotted(seed_report: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    out = tmp_path_factory.mktemp("plots")
+    return out, write_case_plots(seed_report, out)
+
+
+def svg_ids(path: Path) -> set[str]:
+    return {el.attrib["id"] for el in ET.parse(path).iter() if "id" in el.attrib}
+
+
+def svg_texts(path: Path) -> str:
+    return "\n".join("".join(el.itertext()) for el in ET.parse(path).iter(f"{SVG}text"))
+
+
+def test_one_svg_per_case_with_relative_paths(plotted: tuple[Path, dict[str, str]]) -> None:
+    out, paths = plotted
+    assert paths == {case: f"plots/{case}.svg" for case in SEED}
+    for relative in paths.values():
+        root = ET.parse(out / relative).getroot()
+        assert root.tag == f"{SVG}svg"
+
+
+def test_svg_has_readable_labels(plotted: tuple[Path, dict[str, str]], seed_report: dict[str, Any]) -> None:
+    out, paths = plotted
+    for case in seed_report["cases"]:
+        texts = svg_texts(out / paths[case["name"]])
+        assert f"case {case['name']}: {case['title']}" in texts
+        for bench in case["benchmarks"]:
+            for panel in ("allocs/op", "B/op", "ns/op (native only)"):
+                assert f"{bench['name']} · {panel}" in texts
+        assert "go1.23.9" in texts and "go1.24.11" in texts
+        assert "amd64" in texts and "arm64 (emulated" in texts
+
+
+def test_ns_panel_has_native_columns_only(plotted: tuple[Path, dict[str, str]]) -> None:
+    out, paths = plotted
+    ids = svg_ids(out / paths["makeslice"])
+    for bench in ("BenchmarkMakeSlice1", "BenchmarkMakeSlice2", "BenchmarkMakeSlice64KB"):
+        for metric in ("allocs", "bytes"):
+            assert {f"{metric}-amd64-{bench}", f"{metric}-arm64-{bench}"} <= ids
+        assert f"ns-amd64-{bench}" in ids
+    assert [i for i in ids if i.startswith("ns-")] == [i for i in ids if i.startswith("ns-amd64-")]
+
+
+def test_emulated_arch_is_dashed(plotted: tuple[Path, dict[str, str]]) -> None:
+    out, paths = plotted
+    tree = ET.parse(out / paths["array"])
+
+    def style(gid: str) -> str:
+        group = next(el for el in tree.iter() if el.attrib.get("id") == gid)
+        return next(el.attrib["style"] for el in group.iter(f"{SVG}path"))
+
+    assert "stroke-dasharray" in style("allocs-arm64-BenchmarkEaArray1")
+    assert "stroke-dasharray" not in style("allocs-amd64-BenchmarkEaArray1")
+
+
+def test_reruns_are_byte_identical(plotted: tuple[Path, dict[str, str]], seed_report: dict[str, Any],
+                                   tmp_path: Path) -> None:
+    out, paths = plotted
+    with ThreadPoolExecutor(max_workers=2) as pool:  # concurrent calls too
+        results = list(pool.map(lambda d: write_case_plots(seed_report, d), [tmp_path / "a", tmp_path / "b"]))
+    assert results == [paths, paths]
+    for relative in paths.values():
+        expected = (out / relative).read_bytes()
+        assert (tmp_path / "a" / relative).read_bytes() == expected
+        assert (tmp_path / "b" / relative).read_bytes() == expected
+    assert sorted(p.name for p in (tmp_path / "a" / "plots").iterdir()) == sorted(f"{c}.svg" for c in SEED)
+
+
+def test_single_version_and_cases_without_benchmarks(tmp_path: Path) -> None:
+    report = make_report(tmp_path / "run", versions=("1.24.11",))
+    empty = copy.deepcopy(report["cases"][0])
+    empty["name"], empty["benchmarks"] = "nobench", []
+    report["cases"].append(empty)
+    paths = write_case_plots(report, tmp_path / "out")
+    assert set(paths) == set(SEED)
+    assert not (tmp_path / "out" / "plots" / "nobench.svg").exists()
+    texts = svg_texts(tmp_path / "out" / paths["sliceappend"])
+    assert "go1.24.11" in texts and "go1.23.9" not in texts
+    assert "ns-amd64-BenchmarkSliceAppend" in svg_ids(tmp_path / "out" / paths["sliceappend"])
+
+
+def test_all_columns_emulated_leaves_the_ns_panel_empty(tmp_path: Path) -> None:
+    report = make_report(tmp_path / "run", versions=("1.23.9",), emulated=("amd64", "arm64"))
+    paths = write_case_plots(report, tmp_path / "out")
+    svg = tmp_path / "out" / paths["sliceappend"]
+    assert not [i for i in svg_ids(svg) if i.startswith("ns-")]
+    assert "allocs-amd64-BenchmarkSliceAppend" in svg_ids(svg)
+    assert "every column ran under emulation" in svg_texts(svg)
