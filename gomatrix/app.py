@@ -15,9 +15,12 @@ from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell
 from gomatrix.config import MatrixConfig
 from gomatrix.engine import DockerEngine
 from gomatrix.errors import CellFileError, EngineUnavailable, ImageError
+from gomatrix.history import changes_since, find_previous_report, write_index
 from gomatrix.hostrunner import HostRunner
 from gomatrix.plan import Cell, plan_cells
+from gomatrix.plots import write_case_plots
 from gomatrix.progress import Progress
+from gomatrix.render import markdown_to_html
 from gomatrix.report import build_report, render_markdown
 from gomatrix.resultcache import ResultCache, cacheable, cell_cache_key
 from gomatrix.runner import CellOutcome, DockerRunner, Runner, utc_now
@@ -123,20 +126,21 @@ def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None
     cells = [read_cell(path) for path in cell_files]
     report = build_report(cells, cases, generated_at=utc_now(),
                           title=title or f"gomatrix report {run_dir.name}")
+    report["plots"] = write_case_plots(report, run_dir)
+    report["since_previous"] = changes_since(find_previous_report(reports_root or run_dir.parent, run_dir), report)
     validate(report, "report", where=str(run_dir / "report.json"), error_cls=CellFileError,
              fix="This is a bug in gomatrix: the merged report does not match its schema.")
     write_json_atomic(report, run_dir / "report.json")
     markdown = render_markdown(report)
     report_md = run_dir / "report.md"
     _write_text_atomic(report_md, markdown)
+    _write_text_atomic(run_dir / "report.html", markdown_to_html(markdown, report["title"]))
     if reports_root is not None:
-        _write_text_atomic(reports_root / "latest.md", _latest(markdown, run_dir, reports_root))
+        relative = run_dir.relative_to(reports_root) if run_dir.is_relative_to(reports_root) else run_dir
+        latest = render_markdown(report, link_prefix=f"{relative}/")
+        _write_text_atomic(reports_root / "latest.md", f"<!-- copy of {relative}/report.md -->\n\n{latest}")
+        write_index(reports_root)
     return report_md
-
-
-def _latest(markdown: str, run_dir: Path, root: Path) -> str:
-    relative = run_dir.relative_to(root) if run_dir.is_relative_to(root) else run_dir
-    return f"<!-- copy of {relative}/report.md -->\n\n{markdown}"
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

@@ -304,8 +304,9 @@ def _bench_cell(result: dict[str, Any] | None, status: str) -> str:
             f"{ns_text}")
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    """The report as GitHub-flavoured markdown (tables by tabulate)."""
+def render_markdown(report: dict[str, Any], *, link_prefix: str = "") -> str:
+    """The report as GitHub-flavoured markdown (tables by tabulate); link_prefix goes before relative links
+    (plots) when the markdown is placed elsewhere than the run directory (reports/latest.md)."""
     columns = report["columns"]
     cells = report["cells"]
     statuses: dict[str, int] = {}
@@ -345,7 +346,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         out += claim_changes or ["- No claim changed across the versions in this report."]
         out.append("")
 
-    out += ["## What changed", ""]
+    if "since_previous" in report:
+        out += ["## Changes since the previous run", ""]
+        out += [f"- {line}" for line in report["since_previous"]]
+        out.append("")
+
+    out += ["## What changed across versions", ""]
     if report["changes"]:
         for change in report["changes"]:
             out.append(f"- {md_text(change['case'])}, {md_code(change['subject'])}: {md_text(change['text'])} "
@@ -358,6 +364,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         out += [f"## Case {md_code(case['name'])}: {md_text(case['title'])}", ""]
         if case["source"]:
             out += [f"Source: {md_text(case['source'])}", ""]
+        plot = report.get("plots", {}).get(case["name"])
+        if plot:
+            out += [f"![allocs/op, B/op and ns/op of {md_text(case['name'])} across Go versions]"
+                    f"({link_prefix}{plot})", ""]
         if case["benchmarks"]:
             out += ["### Benchmarks", "",
                     "Median over the samples: allocs/op · B/op · ns/op [min–max] (go test -benchmem). ns/op is "

@@ -38,7 +38,29 @@ def test_merge_writes_report_and_latest(tmp_path: Path) -> None:
     assert report_md == run_dir / "report.md"
     report = json.loads((run_dir / "report.json").read_text())
     assert len(report["cells"]) == 4
-    assert (tmp_path / "latest.md").read_text().endswith(report_md.read_text())
+    markdown = report_md.read_text()
+    assert "![allocs/op, B/op and ns/op of array across Go versions](plots/array.svg)" in markdown
+    assert (run_dir / "plots" / "array.svg").read_text().startswith("<?xml")
+    assert "## Changes since the previous run\n\n- First run: nothing to compare with." in markdown
+    latest = (tmp_path / "latest.md").read_text()
+    assert latest.startswith("<!-- copy of 2026-11-25/report.md -->")
+    assert "](2026-11-25/plots/array.svg)" in latest  # links still resolve from reports/
+    assert "[2026-11-25](2026-11-25/report.md)" in (tmp_path / "index.md").read_text()
+    assert (run_dir / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_a_second_run_lists_changes_since_the_first(tmp_path: Path) -> None:
+    first = tmp_path / "2026-11-24"
+    for case in ("array", "makeslice"):
+        doc = recorded_cell("1.23.9", case, first)
+        write_cell(doc, first / "cells" / f"{doc['key']}.json")
+    merge_run(first, discover_cases(ROOT / "cases"), reports_root=tmp_path)
+    second = write_run(tmp_path)  # 2026-11-25: go1.23.9 and go1.24.11
+    markdown = merge_run(second, discover_cases(ROOT / "cases"), reports_root=tmp_path).read_text()
+    since = markdown.split("## Changes since the previous run", 1)[1].split("##", 1)[0]
+    assert "go1.24.11" in since and "First run" not in since
+    index = (tmp_path / "index.md").read_text()
+    assert index.index("2026-11-25") < index.index("2026-11-24")  # newest first
 
 
 def test_corrupt_cell_names_file_and_json_path_and_touches_nothing(tmp_path: Path) -> None:
