@@ -288,6 +288,13 @@ def _three_digits(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _delta_text(delta_pct: float) -> str:
+    """+12.3%, or ×4200 when the median grew by orders of magnitude (a new heap allocation)."""
+    if delta_pct >= 900:
+        return f"×{1 + delta_pct / 100:.3g}".replace("e+0", "e").replace("e+", "e")
+    return f"{delta_pct:+.1f}%"
+
+
 def _bench_cell(result: dict[str, Any] | None, status: str) -> str:
     if result is None:
         return status if status != "ok" else "–"
@@ -299,7 +306,7 @@ def _bench_cell(result: dict[str, Any] | None, status: str) -> str:
         ns_text += f" [{format_duration(low)}–{format_duration(high)}]"
     versus = result.get("ns_vs_previous")
     if versus:
-        ns_text += (f" {versus['delta_pct']:+.1f}%" if versus["significant"] else " ~")
+        ns_text += f" {_delta_text(versus['delta_pct'])}" if versus["significant"] else " ~"
     return (f"**{_fmt_number(result['allocs_per_op'])}** allocs · {_fmt_number(result['bytes_per_op'])} B · "
             f"{ns_text}")
 
