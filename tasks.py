@@ -103,6 +103,27 @@ def bench(c: Context, image: str = "127.0.0.1:5000/golang:{version}", versions: 
                                    log=lambda line: print(line, flush=True)))
 
 
+@task(help={"config": "matrix file (default: matrix.yaml)", "image": "image template with {version}",
+            "versions": "comma-separated versions (default: the matrix's)", "arches": "comma-separated arches"})
+def versions(c: Context, config: str = "", image: str = "", versions: str = "", arches: str = "") -> None:
+    """Resolve each Go minor to the newest patch tag in the registry and check each tag's platforms."""
+    from tabulate import tabulate
+
+    from gomatrix.config import cli_overrides, load_config
+    from gomatrix.versions import resolve_versions
+
+    def action() -> None:
+        path = Path(config) if config else ROOT / "matrix.yaml"
+        loaded = load_config(path if (config or path.exists()) else None,
+                             cli_overrides(versions=versions, arches=arches, image=image))
+        rows = [[r.spec, r.version, r.ref, ", ".join(r.platforms) or "?", r.note]
+                for r in resolve_versions(loaded.image, loaded.versions, loaded.arches)]
+        print(tabulate(rows, headers=["asked", "resolved", "image", "platforms", "note"], tablefmt="github",
+                       disable_numparse=True))
+
+    _user_errors(action)
+
+
 @task
 def test(c: Context) -> None:
     """Run the test suite (unit, lint, and Docker-backed integration tests)."""
@@ -139,4 +160,4 @@ images = Collection("images")
 images.add_task(mirror)
 cases = Collection("cases")
 cases.add_task(extract)
-ns = Collection(matrix, merge, bench, test, lint, images, cases)
+ns = Collection(matrix, merge, versions, bench, test, lint, images, cases)

@@ -27,7 +27,6 @@ import contextlib
 import fcntl
 import gzip
 import hashlib
-import http.client
 import io
 import json
 import lzma
@@ -49,6 +48,7 @@ from typing import Any, Literal
 
 from gomatrix.emulation import host_arch
 from gomatrix.errors import GomatrixError, ImageError, RegistryError, ToolchainError
+from gomatrix.registry import MEDIA_LIST, MEDIA_MANIFEST, RegistryClient, registry_platforms
 from gomatrix.toolchains import (
     ELF_MACHINE,
     WHEEL_PLATFORM,
@@ -89,12 +89,8 @@ __all__ = [
     "tree_entries",
 ]
 
-MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MEDIA_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
 MEDIA_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 ARCHES = ("amd64", "arm64")
 #: manifest-list / image-config variant, as on the official tags
@@ -519,156 +515,6 @@ def manifest_list(entries: Sequence[PlatformManifest]) -> bytes:
 
 
 @dataclass
-class _Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-class _Registry:
-    """Minimal Registry HTTP API v2 client (no auth), over http.client."""
-
-    def __init__(self, registry: str, timeout: float = 300.0) -> None:
-        text = registry.strip().rstrip("/")
-        scheme = "http"
-        if "://" in text:
-            scheme, text = text.split("://", 1)
-        if scheme not in ("http", "https") or not text or "/" in text:
-            raise RegistryError(f"bad registry address {registry!r}", fix="give host:port, e.g. 127.0.0.1:5000")
-        self.scheme = scheme
-        self.netloc = text
-        self.timeout = timeout
-        self.url = f"{scheme}://{text}"
-
-    def _conn(self) -> http.client.HTTPConnection:
-        if self.scheme == "https":
-            return http.client.HTTPSConnection(self.netloc, timeout=self.timeout, blocksize=_CHUNK)
-        return http.client.HTTPConnection(self.netloc, timeout=self.timeout, blocksize=_CHUNK)
-
-    def request(
-        self, method: str, path: str, *, body: bytes | Any = None, headers: dict[str, str] | None = None
-    ) -> _Response:
-        conn = self._conn()
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            data = resp.read()
-            return _Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
-        except (OSError, http.client.HTTPException) as exc:
-            raise RegistryError(
-                f"cannot reach the registry at {self.url} ({exc.__class__.__name__}: {exc})",
-                where=f"{method} {self.url}{path}",
-                fix="start a local registry: `bash .ci/provision.sh` (starts Debian's docker-registry on "
-                "127.0.0.1:5000), or by hand `docker-registry serve CONFIG.yml` with a config listening on "
-                "127.0.0.1:5000 and no auth (see images/README.md)",
-            ) from exc
-        finally:
-            conn.close()
-
-    def _fail(self, what: str, r: _Response, where: str) -> RegistryError:
-        detail = r.body[:400].decode("utf-8", "replace").strip()
-        fix = "check the registry's log"
-        if r.status == 401:
-            fix = "this tool pushes without credentials: use a registry with no auth (see images/README.md)"
-        return RegistryError(f"{what}: HTTP {r.status} {detail}", where=where, fix=fix)
-
-    def ping(self) -> None:
-        r = self.request("GET", "/v2/")
-        if r.status != 200:
-            raise self._fail(f"{self.url} does not answer as a Docker registry (API v2)", r, f"GET {self.url}/v2/")
-
-    def get_manifest(self, repo: str, ref: str) -> tuple[str, bytes, str] | None:
-        accept = ", ".join([MEDIA_LIST, MEDIA_OCI_INDEX, MEDIA_MANIFEST, MEDIA_OCI_MANIFEST])
-        path = f"/v2/{repo}/manifests/{ref}"
-        r = self.request("GET", path, headers={"Accept": accept})
-        if r.status == 404:
-            return None
-        if r.status != 200:
-            raise self._fail(f"cannot read manifest {repo}:{ref}", r, f"GET {self.url}{path}")
-        media = r.headers.get("content-type", "").split(";")[0].strip()
-        return media, r.body, r.headers.get("docker-content-digest") or _sha(r.body)
-
-    def blob_exists(self, repo: str, digest: str) -> bool:
-        path = f"/v2/{repo}/blobs/{digest}"
-        r = self.request("HEAD", path)
-        if r.status in (200, 404):
-            return r.status == 200
-        raise self._fail(f"cannot check blob {digest}", r, f"HEAD {self.url}{path}")
-
-    def push_blob(self, repo: str, digest: str, *, path: Path | None = None, data: bytes | None = None) -> bool:
-        """Upload a blob unless the registry has it; returns whether bytes were sent."""
-        if self.blob_exists(repo, digest):
-            return False
-        start = f"/v2/{repo}/blobs/uploads/"
-        r = self.request("POST", start, headers={"Content-Length": "0"})
-        location = r.headers.get("location")
-        if r.status != 202 or not location:
-            raise self._fail("cannot start a blob upload", r, f"POST {self.url}{start}")
-        u = urllib.parse.urlsplit(location)
-        target = u.path + "?" + (u.query + "&" if u.query else "") + "digest=" + urllib.parse.quote(digest, safe="")
-        if path is not None:
-            size = path.stat().st_size
-            with open(path, "rb") as f:
-                r = self.request(
-                    "PUT",
-                    target,
-                    body=f,
-                    headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-                )
-        else:
-            body = data or b""
-            r = self.request(
-                "PUT",
-                target,
-                body=body,
-                headers={"Content-Length": str(len(body)), "Content-Type": "application/octet-stream"},
-            )
-        if r.status != 201:
-            if b"DIGEST_INVALID" in r.body and path is not None:
-                raise RegistryError(
-                    f"the registry says blob {path.name} does not match its digest {digest}",
-                    where=f"PUT {self.url}{u.path}",
-                    fix=f"the cached file is corrupt: delete {path} and rerun",
-                )
-            raise self._fail(f"upload of blob {digest} was refused", r, f"PUT {self.url}{u.path}")
-        return True
-
-    def put_manifest(self, repo: str, ref: str, media_type: str, body: bytes) -> str:
-        path = f"/v2/{repo}/manifests/{ref}"
-        r = self.request("PUT", path, body=body, headers={"Content-Type": media_type})
-        if r.status != 201:
-            raise self._fail(f"the registry refused manifest {repo}:{ref}", r, f"PUT {self.url}{path}")
-        digest = _sha(body)
-        got = r.headers.get("docker-content-digest")
-        if got and got != digest:
-            raise RegistryError(
-                f"registry stored {repo}:{ref} as {got}, expected {digest}", where=f"PUT {self.url}{path}"
-            )
-        return digest
-
-
-def _platform_name(p: dict[str, Any]) -> str:
-    return f"{p.get('os', '?')}/{p.get('architecture', '?')}"
-
-
-def registry_platforms(registry: str, repository: str, tag: str) -> tuple[str, tuple[str, ...]] | None:
-    """(manifest-list digest, ("linux/amd64", ...)) of a multi-arch tag, or None if the tag is missing
-    or is a single-arch manifest."""
-    reg = _Registry(registry, timeout=30)
-    got = reg.get_manifest(repository, tag)
-    if got is None:
-        return None
-    media, body, digest = got
-    if media not in (MEDIA_LIST, MEDIA_OCI_INDEX):
-        return None
-    try:
-        doc = json.loads(body)
-        plats = tuple(sorted({_platform_name(m.get("platform", {})) for m in doc.get("manifests", [])}))
-    except (ValueError, AttributeError) as exc:
-        raise RegistryError(f"unreadable manifest list for {repository}:{tag}", where=reg.url) from exc
-    return digest, plats
-
-
 # ---------------------------------------------------------------------------------------------- toolchains
 
 
@@ -943,7 +789,7 @@ def mirror(
         raise ImageError("no architectures given", fix=f"use some of: {', '.join(ARCHES)}")
     if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", repository):
         raise RegistryError(f"bad repository name {repository!r}", fix="use e.g. golang")
-    reg = _Registry(registry)
+    reg = RegistryClient(registry)
     reg.ping()
     cache = (cache_dir or default_cache_dir()).expanduser().resolve()
     results: list[MirroredImage] = []
@@ -961,7 +807,7 @@ def mirror(
 
 
 def _mirror_one(
-    reg: _Registry,
+    reg: RegistryClient,
     repository: str,
     version: str,
     arches: list[str],
