@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gomatrix.cases import Case
 from gomatrix.config import MatrixConfig
+from gomatrix.errors import ConfigError
 
 
 def cell_key(case: str, version: str, arch: str) -> str:
@@ -37,3 +39,35 @@ def plan_cells(config: MatrixConfig, cases: list[Case]) -> list[Cell]:
         for arch in config.arches
         for case in cases
     ]
+
+
+# Relative cost of a cell whose cost no earlier run recorded: emulated cells compile under QEMU.
+DEFAULT_COST = {"native": 1.0, "emulated": 8.0}
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/3' -> (2, 3): the second of three shards (1-based)."""
+    index, sep, total = text.partition("/")
+    if not sep or not index.isdigit() or not total.isdigit() or not 1 <= int(index) <= int(total):
+        raise ConfigError(f"bad shard {text!r}", where="--shard", fix="Write I/N with 1 <= I <= N, e.g. 2/3.")
+    return int(index), int(total)
+
+
+def select_shard(cells: list[Cell], shard: tuple[int, int], costs: Mapping[str, float], native_arch: str) -> list[Cell]:
+    """The cells of shard I of N: a deterministic greedy split (largest expected cost first, onto the
+    least loaded shard) so that shards take about the same time. costs: seconds per cell key from an
+    earlier run; unknown cells get DEFAULT_COST. Every process computes the same split."""
+    index, total = shard
+
+    def cost(cell: Cell) -> float:
+        return costs.get(cell.key) or DEFAULT_COST["native" if cell.arch == native_arch else "emulated"]
+
+    loads = [0.0] * total
+    chosen: list[Cell] = []
+    for cell in sorted(cells, key=lambda c: (-cost(c), c.key)):
+        target = min(range(total), key=lambda i: (loads[i], i))
+        loads[target] += cost(cell)
+        if target == index - 1:
+            chosen.append(cell)
+    order = {cell.key: position for position, cell in enumerate(cells)}
+    return sorted(chosen, key=lambda c: order[c.key])

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gomatrix.cases import discover_cases
+from gomatrix.config import cli_overrides, load_config
+from gomatrix.errors import ConfigError
+from gomatrix.plan import Cell, parse_shard, plan_cells, select_shard
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def seed_cells(versions: str = "1.21,1.22,1.23,1.24,1.25,1.26,1.27") -> list[Cell]:
+    config = load_config(ROOT / "matrix.yaml", cli_overrides(versions=versions))
+    return plan_cells(config, discover_cases(config.cases_dir))
+
+
+def test_plan_is_every_version_arch_case() -> None:
+    cells = seed_cells("1.23.9,1.24.11")
+    assert len(cells) == 12
+    assert cells[0].key == "array--go1.23.9--amd64"
+    assert cells[0].image_ref == "golang:1.23.9" and cells[0].platform == "linux/amd64"
+    assert len({c.key for c in cells}) == 12
+
+
+def test_shards_partition_the_cells_deterministically_and_balanced() -> None:
+    cells = seed_cells()
+    shards = [select_shard(cells, (i, 3), {}, "amd64") for i in (1, 2, 3)]
+    keys = [c.key for shard in shards for c in shard]
+    assert sorted(keys) == sorted(c.key for c in cells)  # every cell exactly once
+    assert shards == [select_shard(cells, (i, 3), {}, "amd64") for i in (1, 2, 3)]  # same in every process
+    emulated = [sum(1 for c in shard if c.arch == "arm64") for shard in shards]
+    assert max(emulated) - min(emulated) <= 1  # the expensive cells are spread
+    # Costs recorded by an earlier run move cells around: one very slow cell gets a shard of its own.
+    slow = {"array--go1.21--arm64": 10_000.0}
+    alone = [s for s in (select_shard(cells, (i, 3), slow, "amd64") for i in (1, 2, 3))
+             if any(c.key == "array--go1.21--arm64" for c in s)]
+    assert [len(s) for s in alone] == [1]
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "2", "a/b", "1/0"])
+def test_bad_shards(text: str) -> None:
+    with pytest.raises(ConfigError, match="bad shard"):
+        parse_shard(text)
+    assert parse_shard("2/3") == (2, 3)
