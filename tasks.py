@@ -43,11 +43,12 @@ def _user_errors(action: Callable[[], T]) -> T:
                  "only the test binary), auto (full in containers, cross on the host)",
     "isolation": "docker: group (one container per image and platform) or cell (one per cell)",
     "force": "run every cell even if the result cache has it",
+    "resume": "an interrupted run's directory: run only its missing cells, into it (pass the same options)",
 })
 def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", cases: str = "",
            cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: int = 0,
            timeout: int = 0, runner: str = "", jobs: int = -1, emulation: str = "", isolation: str = "",
-           force: bool = False) -> None:
+           force: bool = False, resume: str = "") -> None:
     """Run every Go version x arch x case in golang containers and write the cross-version report."""
     from gomatrix.app import run_matrix
     from gomatrix.config import cli_overrides, load_config
@@ -60,7 +61,8 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
                                   jobs=jobs if jobs >= 0 else None, emulation=emulation or None,
                                   isolation=isolation or None)
         loaded = load_config(path if (config or path.exists()) else None, overrides)
-        run_matrix(loaded, log=lambda line: print(line, flush=True), force=force)
+        run_matrix(loaded, log=lambda line: print(line, flush=True), force=force,
+                   resume=Path(resume) if resume else None)
 
     _user_errors(action)
 
@@ -124,6 +126,17 @@ def versions(c: Context, config: str = "", image: str = "", versions: str = "", 
     _user_errors(action)
 
 
+@task(help={"run": "only this run's containers (its label, from RUN_DIR/run.json), even if it still runs",
+            "volumes": "also remove the GOCACHE volumes (shared build caches; removed only when not in use)",
+            "all": "also remove containers whose run is still going on this machine"})
+def clean(c: Context, run: str = "", volumes: bool = False, all: bool = False) -> None:
+    """Remove containers (and with --volumes the cache volumes) left behind by crashed or killed runs."""
+    from gomatrix.app import clean as clean_leftovers
+
+    _user_errors(lambda: clean_leftovers(run=run, volumes=volumes, everything=all,
+                                         log=lambda line: print(line, flush=True)))
+
+
 @task
 def test(c: Context) -> None:
     """Run the test suite (unit, lint, and Docker-backed integration tests)."""
@@ -160,4 +173,4 @@ images = Collection("images")
 images.add_task(mirror)
 cases = Collection("cases")
 cases.add_task(extract)
-ns = Collection(matrix, merge, versions, bench, test, lint, images, cases)
+ns = Collection(matrix, merge, versions, clean, bench, test, lint, images, cases)

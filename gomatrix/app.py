@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import socket
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gomatrix.cases import Case, discover_cases
 from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell, write_json_atomic
 from gomatrix.config import MatrixConfig
-from gomatrix.engine import DockerEngine
-from gomatrix.errors import CellFileError, EngineUnavailable, ImageError
+from gomatrix.engine import LABEL, OWNER_LABEL, RUN_LABEL, DockerEngine
+from gomatrix.errors import CellFileError, ConfigError, EngineUnavailable, ImageError, Interrupted
 from gomatrix.history import changes_since, find_previous_report, write_index
 from gomatrix.hostrunner import HostRunner
 from gomatrix.plan import Cell, plan_cells
@@ -28,6 +35,7 @@ from gomatrix.schemas import validate
 from gomatrix.toolchains import GoBinProvider, LocalProvider, ToolchainProvider, cache_root
 
 Log = Callable[[str], None]
+RUN_FILE = "run.json"  # in a run directory: the run's label, runner and start time
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ class _Pending:
 
 
 def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_dir: Path, progress: Progress, *,
-              cache: ResultCache | None = None, force: bool = False) -> None:
+              cache: ResultCache | None = None, force: bool = False, stop: threading.Event | None = None) -> None:
     """Run every cell: cached results first, then groups in parallel (config.jobs).
 
     One cell's failure, even a bug of ours, never stops the others; every finished cell is written
@@ -82,10 +90,16 @@ def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_d
     # Slowest first (emulated toolchains, then big groups) so that parallel workers finish together.
     ordered = sorted(groups.values(), key=lambda g: (runner.strategy(g[0].cell) != "full", -len(g)))
 
-    def work(group: list[_Pending]) -> list[CellOutcome]:
+    stop = stop or threading.Event()
+
+    def work(group: list[_Pending]) -> list[CellOutcome] | None:
+        """The group's outcomes; None when the run was stopped (its cells are then missing, not failed)."""
+        if stop.is_set():
+            return None
         progress.started([item.cell.key for item in group])
         try:
-            return runner.run_group([item.cell for item in group], [item.raw_dir for item in group])
+            outcomes = runner.run_group([item.cell for item in group], [item.raw_dir for item in group])
+            return None if stop.is_set() else outcomes
         except Exception as exc:  # a bug must not lose the other cells: record it in each cell
             trace = traceback.format_exc()
             for item in group:
@@ -97,7 +111,10 @@ def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_d
     with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
         futures = {pool.submit(work, group): group for group in ordered}
         for future in as_completed(futures):
-            for item, outcome in zip(futures[future], future.result(), strict=True):
+            outcomes = future.result()
+            if outcomes is None:
+                continue
+            for item, outcome in zip(futures[future], outcomes, strict=True):
                 _finish(item.cell, outcome, config, run_dir, item.raw_dir, progress, cache_key=item.cache_key)
                 if cache is not None and item.cache_key is not None and cacheable(outcome):
                     cache.store(item.cache_key, outcome, item.raw_dir)
@@ -113,7 +130,7 @@ def _finish(cell: Cell, outcome: CellOutcome, config: MatrixConfig, run_dir: Pat
 
 
 def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None = None,
-              title: str | None = None) -> Path:
+              title: str | None = None, missing: Sequence[str] = ()) -> Path:
     """Validate every cell file of run_dir, merge them into report.json and report.md.
 
     A cell file that fails its schema stops the merge with the file's name and JSON path; nothing is
@@ -131,16 +148,27 @@ def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None
     validate(report, "report", where=str(run_dir / "report.json"), error_cls=CellFileError,
              fix="This is a bug in gomatrix: the merged report does not match its schema.")
     write_json_atomic(report, run_dir / "report.json")
-    markdown = render_markdown(report)
+    markdown = _note_missing(render_markdown(report), missing, run_dir)
     report_md = run_dir / "report.md"
     _write_text_atomic(report_md, markdown)
     _write_text_atomic(run_dir / "report.html", markdown_to_html(markdown, report["title"]))
     if reports_root is not None:
         relative = run_dir.relative_to(reports_root) if run_dir.is_relative_to(reports_root) else run_dir
-        latest = render_markdown(report, link_prefix=f"{relative}/")
+        latest = _note_missing(render_markdown(report, link_prefix=f"{relative}/"), missing, run_dir)
         _write_text_atomic(reports_root / "latest.md", f"<!-- copy of {relative}/report.md -->\n\n{latest}")
         write_index(reports_root)
     return report_md
+
+
+def _note_missing(markdown: str, missing: Sequence[str], run_dir: Path) -> str:
+    """A partial report says so under its title, with every cell that has no result."""
+    if not missing:
+        return markdown
+    title, _sep, rest = markdown.partition("\n")
+    note = (f"\n\n> **Partial report: the run was interrupted.** {len(missing)} cell(s) did not finish and are "
+            f"missing below: {', '.join(f'`{key}`' for key in missing)}. "
+            f"`invoke matrix --resume {run_dir}` (with the same options) runs them.\n")
+    return f"{title}{note}{rest}"
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -181,27 +209,100 @@ def select_runner(config: MatrixConfig, run_label: str, log: Log,
     return DockerRunner(engine, config, run_label=run_label, log=log)
 
 
+def _resume_dir(resume: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((resume / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"{resume} is not a gomatrix run directory (no readable {RUN_FILE})", where=str(resume),
+                          fix="Pass a directory that `invoke matrix` created, e.g. reports/2026-11-25.") from None
+    if not isinstance(info, dict):
+        raise ConfigError(f"{resume / RUN_FILE} is not a JSON object", where=str(resume),
+                          fix="Pass a directory that `invoke matrix` created.")
+    return info
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(stop: threading.Event, runner: Runner, log: Log) -> Iterator[list[str]]:
+    """SIGINT/SIGTERM: set stop and abort the runner's cells (the main thread only; elsewhere nothing)."""
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if not received:
+            log(f"gomatrix: {name}: stopping; finished cells are kept, running ones are stopped")
+        received.append(name)
+        stop.set()
+        runner.abort()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
-               engine_factory: Callable[[], DockerEngine] = DockerEngine.connect) -> RunSummary:
-    """`invoke matrix`: run every planned cell and write the report."""
+               engine_factory: Callable[[], DockerEngine] = DockerEngine.connect,
+               resume: Path | None = None) -> RunSummary:
+    """`invoke matrix`: run every planned cell and write the report.
+
+    resume: an earlier run directory; only its planned cells without a cell file run, into it.
+    SIGINT/SIGTERM stop the run cleanly: running cells are stopped (their containers removed),
+    finished cells are kept, a partial report lists the missing cells, and Interrupted is raised.
+    """
     cases = discover_cases(config.cases_dir, config.cases)
     cells = plan_cells(config, cases)
     log(f"gomatrix: {len(cells)} cells = {len(config.versions)} Go versions x {len(config.arches)} arches x "
         f"{len(cases)} cases ({config.source})")
-    runner = select_runner(config, f"run-{uuid.uuid4().hex[:12]}", log, engine_factory)
-    run_dir = new_run_dir(config.out)
-    runner.prepare(cells)
-    progress = Progress(len(cells))
-    cache = ResultCache(cache_root() / "results") if config.result_cache else None
-    run_cells(runner, cells, config, run_dir, progress, cache=cache, force=force)
-    progress.close()
-    report_md = merge_run(run_dir, cases, reports_root=config.out)
+    run_label = f"run-{uuid.uuid4().hex[:12]}"
+    earlier: list[str] = []
+    if resume is not None:
+        info = _resume_dir(resume)
+        earlier = [*info.get("earlier_labels", []), str(info.get("run_label", "?"))]
+        done = {p.stem for p in (resume / "cells").glob("*.json")}
+        log(f"gomatrix: resuming {resume}: {len([c for c in cells if c.key in done])} of {len(cells)} cells "
+            "done, the others run now")
+    runner = select_runner(config, run_label, log, engine_factory)
+    run_dir = resume if resume is not None else new_run_dir(config.out)
+    todo = [cell for cell in cells if not (run_dir / "cells" / f"{cell.key}.json").exists()]
+    # Containers of this run carry the label io.gomatrix.run=<run_label> (see `invoke clean`).
+    write_json_atomic({"run_label": run_label, "earlier_labels": earlier, "runner": runner.name,
+                       "started_at": utc_now()}, run_dir / RUN_FILE)
+    stop = threading.Event()
+    with _stopping_on_signals(stop, runner, log) as received:
+        if todo and not stop.is_set():
+            runner.prepare(todo)
+        progress = Progress(len(todo))
+        cache = ResultCache(cache_root() / "results") if config.result_cache else None
+        run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache, force=force,
+                  stop=stop)
+        progress.close()
+    missing = [cell.key for cell in cells if not (run_dir / "cells" / f"{cell.key}.json").exists()]
+    reports_root = config.out if resume is None else run_dir.parent
+    if received:
+        _partial_report(run_dir, cases, reports_root, missing)
+        raise Interrupted(f"{received[0]} received: {len(cells) - len(missing)} of {len(cells)} cells finished, "
+                          f"{len(missing)} missing (listed in {run_dir / 'report.md'})", where=str(run_dir),
+                          fix=f"Run `invoke matrix --resume {run_dir}` with the same options to finish them")
+    report_md = merge_run(run_dir, cases, reports_root=reports_root)
     statuses: dict[str, int] = {}
     for path in (run_dir / "cells").glob("*.json"):
         status = read_cell(path)["status"]
         statuses[status] = statuses.get(status, 0) + 1
     log(f"gomatrix: report {report_md} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))})")
     return RunSummary(run_dir=run_dir, report_md=report_md, statuses=statuses)
+
+
+def _partial_report(run_dir: Path, cases: Sequence[Case], reports_root: Path, missing: Sequence[str]) -> None:
+    if any((run_dir / "cells").glob("*.json")):
+        merge_run(run_dir, cases, reports_root=reports_root, missing=missing)
+    else:  # nothing finished: a report that says only that
+        _write_text_atomic(run_dir / "report.md", _note_missing(f"# gomatrix report {run_dir.name}\n", missing,
+                                                                run_dir))
 
 
 def merge_dirs(run_dir: Path, cases_dir: Path | None, log: Log = print) -> Path:
@@ -213,3 +314,49 @@ def merge_dirs(run_dir: Path, cases_dir: Path | None, log: Log = print) -> Path:
     log(f"gomatrix: merged {len(list((run_dir / 'cells').glob('*.json')))} cells into {report_md}")
     return report_md
 
+
+
+def _owner_alive(owner: str) -> bool:
+    """True when owner ("<hostname>:<pid>") is a live process on this machine."""
+    host, _sep, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean(*, run: str = "", volumes: bool = False, everything: bool = False, log: Log = print,
+          engine_factory: Callable[[], DockerEngine] = DockerEngine.connect) -> list[str]:
+    """`invoke clean`: remove the tool's leftover containers (those of `run` only, when given).
+
+    Containers whose orchestrator still runs on this machine are kept unless `everything`: another
+    run may share the daemon. volumes: also the GOCACHE volumes (not with `run`: they are shared).
+    Returns what was removed, and says it line by line.
+    """
+    engine = engine_factory()
+    removed: list[str] = []
+    label = f"{RUN_LABEL}={run}" if run else LABEL
+    for container in engine.labelled(label):
+        owner = container.labels.get(OWNER_LABEL, "")
+        what = f"container {container.name} ({container.status}, run {container.labels.get(RUN_LABEL, '?')})"
+        if not everything and not run and owner and _owner_alive(owner):
+            log(f"gomatrix: kept {what}: its run is still going (pid {owner.rpartition(':')[2]}; --all removes it)")
+            continue
+        if engine.remove_container(container.id):
+            removed.append(what)
+            log(f"gomatrix: removed {what}")
+    if volumes and not run:
+        for name in engine.labelled_volumes(LABEL):
+            if engine.remove_volume(name):
+                removed.append(f"volume {name}")
+                log(f"gomatrix: removed volume {name}")
+            else:
+                log(f"gomatrix: kept volume {name}: in use")
+    if not removed:
+        log("gomatrix: nothing to remove")
+    return removed

@@ -87,6 +87,9 @@ def read_yaml(path: Path, *, error_cls: type[ConfigError] | Any = ConfigError) -
     except OSError as exc:
         raise error_cls(f"cannot read {path}: {exc.strerror}", where=str(path),
                         fix="Check the path (see --config / --cases-dir).") from None
+    except UnicodeDecodeError as exc:
+        raise error_cls(f"not UTF-8 text: byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}",
+                        where=str(path), fix="Save the file as UTF-8.") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

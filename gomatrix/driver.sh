@@ -10,9 +10,47 @@
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
 #   GOMATRIX_EXEC: a command that runs the test binary (e.g. qemu-aarch64-static without binfmt).
 # Exit (per cell, in ROOT/out/exit; the script exits with the last one):
-#   0 all steps ran; 10 go missing; 20 case did not compile; 30 benchmarks failed.
+#   0 all steps ran; 10 go missing; 20 case did not compile; 30 benchmarks failed; 40 killed at
+#   GOMATRIX_CELL_TIMEOUT (ROOT/out/oom exists when the kernel killed a process for memory meanwhile).
 set -u
+# The kernel's count of processes killed for memory in this cgroup (v2 or v1; empty if unknown).
+oom_kills() {
+	for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+		if [ -r "$f" ]; then
+			while read -r key value; do
+				[ "$key" = oom_kill ] && { echo "$value"; return; }
+			done < "$f"
+		fi
+	done
+}
 [ $# -ge 1 ] || { echo "usage: driver.sh ROOT [ROOT...]" >&2; exit 2; }
+# GOMATRIX_CELL_TIMEOUT (seconds; needs setsid): each cell runs in its own session; at the limit
+# its whole process group is killed and ROOT/out/exit says 40. After every cell, whatever the cell
+# left running (background processes, a fork bomb) is killed before the next cell starts.
+limit=${GOMATRIX_CELL_TIMEOUT:-}
+if [ -n "$limit" ] && command -v setsid > /dev/null 2>&1; then
+	last=0
+	for cell in "$@"; do
+		mkdir -p "$cell/out" || exit 10
+		rm -f "$cell/out/timed-out"
+		before=$(oom_kills)
+		GOMATRIX_CELL_TIMEOUT= setsid sh "$0" "$cell" &
+		pid=$!
+		(sleep "$limit"; echo "$limit" > "$cell/out/timed-out"; kill -KILL -- "-$pid") 2> /dev/null &
+		dog=$!
+		wait "$pid"
+		last=$?
+		kill -KILL "$dog" 2> /dev/null
+		kill -KILL -- "-$pid" 2> /dev/null
+		if [ -f "$cell/out/timed-out" ] && [ ! -f "$cell/out/exit" ]; then
+			echo 40 > "$cell/out/exit"
+			last=40
+		fi
+		[ "$(oom_kills)" = "$before" ] || : > "$cell/out/oom"
+		echo "gomatrix-driver: cell $cell exit $last" >&2
+	done
+	exit "$last"
+fi
 if [ $# -gt 1 ]; then
 	last=0
 	for cell in "$@"; do

@@ -10,7 +10,8 @@ import contextlib
 import io
 import os
 import tarfile
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,12 @@ from docker.models.containers import Container
 from gomatrix.errors import EngineUnavailable, ImageError
 
 LABEL = "io.gomatrix"  # every container and volume the tool creates carries it
+RUN_LABEL = "io.gomatrix.run"  # ... and the run that created it
+OWNER_LABEL = "io.gomatrix.owner"  # containers: "<hostname>:<pid>" of the orchestrator that runs them
+PULL_ATTEMPTS = 3  # a transient registry error is tried again, with backoff
+PULL_BACKOFF_S = 2.0
+SANDBOX_UID = 65534  # nobody: cells never run as root
+SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
 _MACHINE_TO_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -48,6 +55,15 @@ class ContainerSpec:
     cpus: float = 2.0
     volumes: Mapping[str, str] = field(default_factory=dict)  # volume name -> mount point
     working_dir: str = "/tmp"
+    user: str | None = SANDBOX_USER  # None: the image's user (root in golang images)
+
+
+@dataclass(frozen=True)
+class LabelledContainer:
+    id: str
+    name: str
+    status: str
+    labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -58,16 +74,42 @@ class ContainerResult:
     logs: str
 
 
-def tar_directories(sources: Mapping[str, Path], extra: Mapping[str, bytes] | None = None) -> bytes:
-    """A tar holding each source directory under its arcname, plus extra files (path -> content)."""
+def tar_directories(sources: Mapping[str, Path], extra: Mapping[str, bytes] | None = None, *,
+                    writable_dirs: tuple[str, ...] = (), owner: int = SANDBOX_UID) -> bytes:
+    """A tar holding each source directory under its arcname, plus extra files (path -> content).
+
+    Everything is owned by root and read-only (files 0444, executables and directories 0555), except
+    writable_dirs (and the directories above them), which belong to `owner`: the sandbox user can
+    write there and nowhere else in the tree.
+    """
+    writable: set[str] = set()
+    for name in writable_dirs:
+        parts = name.strip("/").split("/")
+        writable.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+
+    def read_only(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        if info.isdir():
+            info.mode = 0o555
+        else:
+            info.mode = 0o555 if info.mode & 0o111 else 0o444
+        return info
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name in sorted(writable):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            info.uid = info.gid = owner
+            archive.addfile(info)
         for arcname, source in sources.items():
-            archive.add(str(source), arcname=arcname)
+            archive.add(str(source), arcname=arcname, filter=read_only)
         for name, content in (extra or {}).items():
             info = tarfile.TarInfo(name)
             info.size = len(content)
-            info.mode = 0o755
+            info.mode = 0o555
             archive.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
 
@@ -102,11 +144,30 @@ class DockerEngine:
         host = os.environ.get("DOCKER_HOST", "")
         return host == "" or host.startswith("unix://")
 
-    def pull(self, ref: str, platform: str) -> ImageInfo:
+    def pull(self, ref: str, platform: str, *, attempts: int = PULL_ATTEMPTS,
+             backoff: float = PULL_BACKOFF_S) -> ImageInfo:
         """Pull ref for platform (linux/amd64, linux/arm64) and describe the image that came.
 
         Pulling the same tag for another platform moves the tag, so callers keep the returned id.
+        A transient registry error (connection refused or reset, timeouts, 5xx, rate limits) is
+        retried up to `attempts` times in all, waiting backoff, 2 x backoff, ... in between; a
+        missing tag or platform is not retried. Each HTTP read is bounded by the client's timeout.
         """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._pull_once(ref, platform)
+            except ImageNotAvailable:
+                raise
+            except ImageError as exc:
+                if attempt == attempts or not _transient(exc.what):
+                    if attempt > 1:
+                        exc.what += f" (after {attempt} attempts)"
+                        exc.args = (exc.message(),)
+                    raise
+                time.sleep(backoff * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _pull_once(self, ref: str, platform: str) -> ImageInfo:
         repository, tag = _split_ref(ref)
         wanted_arch = platform.rsplit("/", 1)[-1]
         digest: str | None = None
@@ -158,9 +219,14 @@ class DockerEngine:
             self._client.volumes.create(name=name, labels={LABEL: "1", **labels})
 
     def run(self, spec: ContainerSpec, *, put: bytes, put_into: str, get: str, get_into: Path,
-            timeout: float) -> ContainerResult:
-        """Create a container, copy `put` (a tar) into put_into, run it to the end or the timeout,
-        copy the directory `get` out into get_into, and remove the container whatever happens."""
+            timeout: float, more_puts: Sequence[tuple[str, bytes]] = ()) -> ContainerResult:
+        """Create a container, copy `put` (a tar) into put_into (and each of more_puts, e.g. into a
+        volume), run it to the end or the timeout, copy the directory `get` out into get_into, and
+        remove the container whatever happens.
+
+        The sandbox: no network, not privileged, every capability dropped, no new privileges, the
+        spec's user (non-root by default), memory (no swap), pids and CPU limits, and no host path:
+        only the spec's named volumes are mounted (never the Docker socket)."""
         container: Container | None = None
         try:
             container = self._client.containers.create(
@@ -175,10 +241,15 @@ class DockerEngine:
                 nano_cpus=int(spec.cpus * 1e9),
                 volumes={name: {"bind": mount, "mode": "rw"} for name, mount in spec.volumes.items()},
                 working_dir=spec.working_dir,
+                user=spec.user or "",
                 privileged=False,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
                 detach=True,
             )
             container.put_archive(put_into, put)
+            for path, archive in more_puts:
+                container.put_archive(path, archive)
             container.start()
             timed_out = False
             exit_code: int | None
@@ -237,8 +308,43 @@ class DockerEngine:
             volume.remove(force=True)
         return len(volumes)
 
+    def labelled(self, label: str = LABEL) -> list[LabelledContainer]:
+        """Every container (running or not) carrying label ("key" or "key=value")."""
+        return [LabelledContainer(id=str(c.id), name=str(c.name), status=str(c.status), labels=dict(c.labels))
+                for c in self._client.containers.list(all=True, filters={"label": label})]
+
+    def remove_container(self, container_id: str) -> bool:
+        """Remove (killing it if it runs) one container; False if it was already gone."""
+        try:
+            self._client.containers.get(container_id).remove(force=True)
+        except docker.errors.NotFound:
+            return False
+        return True
+
+    def labelled_volumes(self, label: str = LABEL) -> list[str]:
+        return sorted(str(v.name) for v in self._client.volumes.list(filters={"label": label}))
+
+    def remove_volume(self, name: str) -> bool:
+        """Remove one volume; False if it is gone or in use (a running cell holds it)."""
+        try:
+            self._client.volumes.get(name).remove(force=True)
+        except (docker.errors.NotFound, docker.errors.APIError):
+            return False
+        return True
+
     def labelled_containers(self, label: str = LABEL) -> list[str]:
         return [str(c.id) for c in self._client.containers.list(all=True, filters={"label": label})]
+
+
+_TRANSIENT = ("connection refused", "connection reset", "timeout", "timed out", "temporarily unavailable",
+              "toomanyrequests", "too many requests", "500 internal", "502", "503", "504", "eof",
+              "no such host", "tls handshake", "unexpected eof")
+
+
+def _transient(message: str) -> bool:
+    """A registry error that may go away when tried again."""
+    lowered = message.lower()
+    return any(word in lowered for word in _TRANSIENT)
 
 
 def _split_ref(ref: str) -> tuple[str, str]:

@@ -58,3 +58,8 @@ class RegistryError(GomatrixError):
 class ToolchainError(GomatrixError):
     exit_code = 8
     title = "Go toolchain problem"
+
+
+class Interrupted(GomatrixError):
+    exit_code = 130  # as a shell reports a process stopped by SIGINT
+    title = "run interrupted"

@@ -7,6 +7,7 @@ when registered, else by calling qemu-aarch64-static explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -40,6 +41,7 @@ class HostRunner:
         self._native = host_arch()
         self._toolchains: dict[tuple[str, str], Toolchain | tuple[str, str]] = {}  # (version, its arch)
         self._exec: dict[str, str | tuple[str, str]] = {}
+        self._running: set[subprocess.Popen[bytes]] = set()
 
     def prepare(self, cells: list[Cell]) -> None:
         for arch in sorted({c.arch for c in cells}):
@@ -104,6 +106,12 @@ class HostRunner:
         return {"runner": self.name, "toolchain": toolchain.sha256 or f"{toolchain.source} go{toolchain.version}",
                 "strategy": self.strategy(cell), "exec": exec_with or "direct"}
 
+    def abort(self) -> None:
+        """Kill every running cell (its whole session): the run is being stopped."""
+        for process in list(self._running):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
     def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
         return [self.run(cell, raw_dir) for cell, raw_dir in zip(cells, raw_dirs, strict=True)]
 
@@ -150,6 +158,7 @@ class HostRunner:
             with open(log_path, "wb") as log_file:
                 process = subprocess.Popen(["sh", str(driver), str(root)], env=env, stdout=log_file,
                                            stderr=subprocess.STDOUT, start_new_session=True)
+                self._running.add(process)
                 try:
                     exit_code = process.wait(timeout=self._config.timeout)
                 except subprocess.TimeoutExpired:
@@ -157,6 +166,8 @@ class HostRunner:
                     process.wait()
                     _copy_out(root / "out", raw_dir)
                     return outcome("timeout", f"the cell ran longer than {self._config.timeout} s and was killed")
+                finally:
+                    self._running.discard(process)
             _copy_out(root / "out", raw_dir)
             status, reason = interpret_driver_exit(exit_code, raw_dir, cell, f"go{toolchain.version}")
             return outcome(status, reason)

@@ -6,7 +6,9 @@ shared in-cell driver (driver.sh) and leaves the driver's raw outputs in the cel
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,7 +19,16 @@ from typing import Protocol
 
 from gomatrix.config import MatrixConfig
 from gomatrix.emulation import emulation_problem
-from gomatrix.engine import ContainerSpec, DockerEngine, ImageInfo, ImageNotAvailable, tar_directories
+from gomatrix.engine import (
+    OWNER_LABEL,
+    RUN_LABEL,
+    SANDBOX_UID,
+    ContainerSpec,
+    DockerEngine,
+    ImageInfo,
+    ImageNotAvailable,
+    tar_directories,
+)
 from gomatrix.errors import ImageError
 from gomatrix.parse import compiler_errors
 from gomatrix.plan import Cell
@@ -27,10 +38,14 @@ from gomatrix.toolchains import Toolchain
 DRIVER_TOOLCHAIN = 10
 DRIVER_COMPILE = 20
 DRIVER_BENCH = 30
+DRIVER_TIMEOUT = 40
 COMPILE_FAILURE = "the case does not compile"
 
 IN_CONTAINER_ROOT = "/tmp/gomatrix"
 CACHE_MOUNT = "/gomatrix-cache"
+# GOCACHE inside the volume: a directory of the sandbox user (volumes of root-run versions kept
+# their root-owned go-build/ beside it).
+SANDBOX_GOCACHE = f"{CACHE_MOUNT}/uid{SANDBOX_UID}/go-build"
 
 
 def driver_script() -> bytes:
@@ -69,6 +84,9 @@ class Runner(Protocol):
     def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
         """Run cells (one group); raw outputs go to raw_dirs. Never raises for a problem of a cell."""
 
+    def abort(self) -> None:
+        """Stop every running cell now (the run is interrupted); run_group calls then return soon."""
+
 
 def _tail(text: str, lines: int = 6) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
@@ -97,6 +115,11 @@ def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str)
         errors = compiler_errors(_read(raw_dir / "escape.txt"), cell.case.go_files) or _tail(
             _read(raw_dir / "prepare.txt"))
         return "failed", f"{COMPILE_FAILURE} with {label}: {errors}"
+    if exit_code == DRIVER_TIMEOUT:
+        return "timeout", f"the cell ran longer than {_read(raw_dir / 'timed-out').strip() or '?'} s and was killed"
+    if (raw_dir / "oom").exists():
+        return "failed", (f"out of memory: a process of the cell hit the memory limit and was killed "
+                          f"(with {label}): {_tail(_read(raw_dir / 'bench.txt'), 3)}")
     if exit_code == DRIVER_BENCH:
         return "failed", f"the benchmarks failed with {label}: {_tail(_read(raw_dir / 'bench.txt'))}"
     if exit_code == DRIVER_TOOLCHAIN:
@@ -159,6 +182,11 @@ class DockerRunner:
                                f"(the registry served {image.architecture})")
         return image
 
+    def abort(self) -> None:
+        """Remove this run's containers (running ones are killed): their run_group calls return."""
+        for container in self._engine.labelled(f"{RUN_LABEL}={self._run_label}"):
+            self._engine.remove_container(container.id)
+
     def group_key(self, cell: Cell) -> str:
         if self._config.isolation == "cell":
             return cell.key
@@ -198,12 +226,16 @@ class DockerRunner:
                           outcome: Callable[[Cell, str, str, ImageInfo | None, float], CellOutcome],
                           start: float) -> dict[int, CellOutcome]:
         volumes: dict[str, str] = {}
-        environment = {}
+        # The cell runs as the sandbox user: HOME and every cell root are its scratch area.
+        environment = {"HOME": f"{IN_CONTAINER_ROOT}/home", "GOMATRIX_CELL_TIMEOUT": str(self._config.timeout)}
+        more_puts: list[tuple[str, bytes]] = []
         if self._config.build_cache:
             volume = f"gomatrix-gocache-{image.id.split(':')[-1][:16]}"
+            # Shared by every run on purpose (no run label): `invoke clean --volumes` removes them.
             self._engine.ensure_volume(volume, {"io.gomatrix.cache": "gocache", "io.gomatrix.image": image.ref})
             volumes[volume] = CACHE_MOUNT
-            environment["GOCACHE"] = f"{CACHE_MOUNT}/go-build"
+            environment["GOCACHE"] = SANDBOX_GOCACHE
+            more_puts.append((CACHE_MOUNT, tar_directories({}, writable_dirs=(f"uid{SANDBOX_UID}",))))
         extra: dict[str, bytes] = {"gomatrix/driver.sh": driver_script()}
         roots = []
         for _index, cell, _raw in items:
@@ -214,13 +246,15 @@ class DockerRunner:
             extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
             roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
         archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
-                                  extra)
-        timeout = self._config.timeout * len(items)
+                                  extra, writable_dirs=("gomatrix/home",
+                                                        *(f"gomatrix/cells/{c.key}" for _i, c, _r in items)))
+        # The driver kills each cell at config.timeout; the container's limit is only a backstop.
+        timeout = self._config.timeout * len(items) + 60
         spec = ContainerSpec(
             image_id=image.id,
             command=("sh", f"{IN_CONTAINER_ROOT}/driver.sh", *roots),
             environment=environment,
-            labels={"io.gomatrix.run": self._run_label,
+            labels={RUN_LABEL: self._run_label, OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}",
                     "io.gomatrix.cells": ",".join(cell.key for _i, cell, _r in items)[:1000]},
             memory=self._config.limits.memory,
             pids=self._config.limits.pids,
@@ -231,7 +265,7 @@ class DockerRunner:
         try:
             try:
                 result = self._engine.run(spec, put=archive, put_into="/tmp", get=f"{IN_CONTAINER_ROOT}/cells",
-                                          get_into=staging, timeout=timeout)
+                                          get_into=staging, timeout=timeout, more_puts=more_puts)
             except ImageError as exc:
                 return {i: outcome(cell, "failed", exc.what, image, time.monotonic() - start)
                         for i, cell, _raw in items}

@@ -19,6 +19,27 @@ REGISTRY = os.environ.get("GOMATRIX_TEST_REGISTRY", "127.0.0.1:5000")
 TEST_VERSIONS = ("1.23.9", "1.24.11")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_result_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This session's own GOMATRIX_CACHE: the result cache is private (another test run on the machine,
+    e.g. CI beside a developer, stores results under the same keys), the rest (downloaded toolchains,
+    GOCACHE) is the shared cache, linked in."""
+    from gomatrix.toolchains import cache_root
+
+    shared = cache_root()
+    private = tmp_path_factory.mktemp("gomatrix-cache")
+    shared.mkdir(parents=True, exist_ok=True)
+    for entry in shared.iterdir():
+        if entry.name != "results":
+            (private / entry.name).symlink_to(entry)
+    for name in ("go-bin", "gocache"):
+        if not (private / name).exists():
+            (shared / name).mkdir(exist_ok=True)
+            (private / name).symlink_to(shared / name)
+    os.environ["GOMATRIX_CACHE"] = str(private)
+    return private
+
+
 def unavailable(reason: str) -> None:
     """In CI a missing prerequisite is a failure; on a developer machine the test is skipped."""
     if os.environ.get("CI"):
