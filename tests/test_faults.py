@@ -165,3 +165,24 @@ def test_sigterm_stops_cleanly_with_a_partial_report_and_resume_finishes_it(
     cells = load_cells(run_dir)
     assert set(cells) == SEED_KEYS and all(c["status"] == "ok" for c in cells.values()), cells
     assert "Partial report" not in (run_dir / "report.md").read_text()
+
+
+def test_an_image_without_arm64_gives_skipped_arm64_cells_with_the_reason(
+        registry_images: str, docker_engine: Any, tmp_path: Path) -> None:
+    # A single-platform (amd64) tag in the local registry: the amd64 golang image pushed under another name.
+    registry = registry_images.split("/", 1)[0]
+    amd64 = docker_engine.pull(registry_images.format(version=VERSION), "linux/amd64")
+    single = f"{registry}/golang-amd64only:{VERSION}"
+    for command in (["docker", "tag", amd64.id, single], ["docker", "push", single]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    result = invoke("matrix", "--runner", "docker", "--image", f"{registry}/golang-amd64only:{{version}}",
+                    "--versions", VERSION, "--arches", "amd64,arm64", "--cases-dir", str(FAULTS), "--cases", "plain",
+                    "--benchtime", "50ms", "--count", "1", "--force", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    cells = load_cells(only_run_dir(out))
+    arm64, amd64_cell = cells[f"plain--go{VERSION}--arm64"], cells[f"plain--go{VERSION}--amd64"]
+    assert arm64["status"] == "skipped"
+    assert "has no linux/arm64 image (the registry served amd64)" in arm64["reason"]
+    assert amd64_cell["status"] == "ok", amd64_cell["reason"]
