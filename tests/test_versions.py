@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from gomatrix.errors import RegistryError
-from gomatrix.registry import MEDIA_LIST, RegistryClient
+from gomatrix.registry import RegistryClient
 from gomatrix.versions import resolve_versions, split_template
-from tests.conftest import REGISTRY, invoke
+from tests.conftest import REGISTRY, copy_image, invoke
 
 TEST_REPO = "gomatrix-test/discovery"
 
@@ -23,35 +22,12 @@ def test_split_template() -> None:
         split_template("golang")
 
 
-def _copy(client: RegistryClient, src: str, tag: str, dst_tag: str, only_arch: str | None = None) -> None:
-    """Copy golang:<tag> (or only its only_arch image) into TEST_REPO by mounting blobs."""
-    got = client.get_manifest(src, tag)
-    assert got is not None, f"{src}:{tag} must be mirrored (see .ci/provision.sh)"
-    _media, body, _digest = got
-    entries = json.loads(body)["manifests"]
-    for entry in entries:
-        arch = entry["platform"]["architecture"]
-        if only_arch and arch != only_arch:
-            continue
-        one = client.get_manifest(src, entry["digest"])
-        assert one is not None
-        media, manifest, digest = one
-        doc = json.loads(manifest)
-        for blob in [doc["config"], *doc["layers"]]:
-            mounted = client.request("POST", f"/v2/{TEST_REPO}/blobs/uploads/?mount={blob['digest']}&from={src}",
-                                     headers={"Content-Length": "0"})
-            assert mounted.status in (201, 202), mounted.status
-        client.put_manifest(TEST_REPO, dst_tag if only_arch else digest, media, manifest)
-    if not only_arch:
-        client.put_manifest(TEST_REPO, dst_tag, MEDIA_LIST, body)
-
-
 @pytest.fixture(scope="module")
 def discovery_repo(registry_images: str) -> str:
     """TEST_REPO holds 1.24.3 (amd64 + arm64) and 1.24.11 (amd64 only), copied from the mirror."""
     client = RegistryClient(REGISTRY)
-    _copy(client, "golang", "1.23.9", "1.24.3")
-    _copy(client, "golang", "1.24.11", "1.24.11", only_arch="amd64")
+    copy_image(client, "golang", "1.23.9", TEST_REPO, "1.24.3")
+    copy_image(client, "golang", "1.24.11", TEST_REPO, "1.24.11", only_arch="amd64")
     return f"{REGISTRY}/{TEST_REPO}:{{version}}"
 
 
