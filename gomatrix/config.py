@@ -80,16 +80,20 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def read_yaml(path: Path, *, error_cls: type[ConfigError] | Any = ConfigError) -> Any:
-    """Parse a YAML file; syntax errors name the file and line."""
+def read_text(path: Path, *, error_cls: Any = ConfigError, fix: str = "Check the path and its permissions.") -> str:
+    """A UTF-8 text file; an unreadable or non-UTF-8 file is error_cls naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error_cls(f"cannot read {path}: {exc.strerror}", where=str(path),
-                        fix="Check the path (see --config / --cases-dir).") from None
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise error_cls(f"not UTF-8 text: byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}",
                         where=str(path), fix="Save the file as UTF-8.") from None
+    except OSError as exc:
+        raise error_cls(f"cannot read {path}: {exc.strerror}", where=str(path), fix=fix) from None
+
+
+def read_yaml(path: Path, *, error_cls: type[ConfigError] | Any = ConfigError) -> Any:
+    """Parse a YAML file; syntax errors name the file and line."""
+    text = read_text(path, error_cls=error_cls, fix="Check the path (see --config / --cases-dir).")
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -43,6 +43,7 @@ from pathlib import Path
 import yaml
 
 from gomatrix.cases import CASE_FILE, load_case
+from gomatrix.config import read_text
 from gomatrix.errors import CaseError
 from gomatrix.schemas import validate
 
@@ -377,14 +378,7 @@ def _read_document(document: Path) -> list[str]:
         raise CaseError(f"document {document} does not exist" if not document.exists()
                         else f"{document} is not a file", where=str(document),
                         fix="Pass the path of a markdown or plain-text article holding Go code.")
-    try:
-        text = document.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CaseError(f"the document is not UTF-8 text ({exc.reason} at byte {exc.start})", where=str(document),
-                        fix="Convert it to UTF-8.") from None
-    except OSError as exc:
-        raise CaseError(f"cannot read the document: {exc.strerror}", where=str(document),
-                        fix="Check the path and its permissions.") from None
+    text = read_text(document, error_cls=CaseError)
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
