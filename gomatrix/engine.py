@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -296,9 +297,9 @@ class DockerEngine:
     def remove_labelled(self, label: str = LABEL) -> int:
         """Remove every container carrying label (leftovers of crashed runs); returns how many."""
         removed = 0
-        for container in self._client.containers.list(all=True, filters={"label": label}):
-            container.remove(force=True)
-            removed += 1
+        for listed in self._listed(label):
+            if self.remove_container(str(listed["Id"])):
+                removed += 1
         return removed
 
     def remove_volumes(self, label: str) -> int:
@@ -310,8 +311,13 @@ class DockerEngine:
 
     def labelled(self, label: str = LABEL) -> list[LabelledContainer]:
         """Every container (running or not) carrying label ("key" or "key=value")."""
-        return [LabelledContainer(id=str(c.id), name=str(c.name), status=str(c.status), labels=dict(c.labels))
-                for c in self._client.containers.list(all=True, filters={"label": label})]
+        return [LabelledContainer(id=str(c["Id"]), name=str((c.get("Names") or ["?"])[0]).lstrip("/"),
+                                  status=str(c.get("State", "")), labels=dict(c.get("Labels") or {}))
+                for c in self._listed(label)]
+
+    def _listed(self, label: str) -> list[dict[str, Any]]:
+        """The daemon's container list as is: no per-container look-up that a concurrent removal can break."""
+        return list(self._client.api.containers(all=True, filters={"label": label}))
 
     def remove_container(self, container_id: str) -> bool:
         """Remove (killing it if it runs) one container; False if it was already gone."""
@@ -333,7 +339,7 @@ class DockerEngine:
         return True
 
     def labelled_containers(self, label: str = LABEL) -> list[str]:
-        return [str(c.id) for c in self._client.containers.list(all=True, filters={"label": label})]
+        return [str(c["Id"]) for c in self._listed(label)]
 
 
 _TRANSIENT = ("connection refused", "connection reset", "timeout", "timed out", "temporarily unavailable",
