@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from gomatrix.cases import Case, discover_cases
-from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell, write_json_atomic
+from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell
 from gomatrix.config import MatrixConfig
 from gomatrix.emulation import host_arch
 from gomatrix.engine import LABEL, OWNER_LABEL, RUN_LABEL, DockerEngine
 from gomatrix.errors import CellFileError, ConfigError, EngineUnavailable, ImageError, Interrupted
+from gomatrix.files import write_atomic, write_json_atomic
 from gomatrix.history import changes_since, find_previous_report, load_report, run_dirs, write_index
 from gomatrix.hostrunner import HostRunner
 from gomatrix.merging import PLAN_FILE, collect
@@ -152,12 +153,12 @@ def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None
     write_json_atomic(report, run_dir / "report.json")
     markdown = _note_missing(render_markdown(report), missing, run_dir)
     report_md = run_dir / "report.md"
-    _write_text_atomic(report_md, markdown)
-    _write_text_atomic(run_dir / "report.html", markdown_to_html(markdown, report["title"]))
+    write_atomic(report_md, markdown)
+    write_atomic(run_dir / "report.html", markdown_to_html(markdown, report["title"]))
     if reports_root is not None:
         relative = run_dir.relative_to(reports_root) if run_dir.is_relative_to(reports_root) else run_dir
         latest = _note_missing(render_markdown(report, link_prefix=f"{relative}/"), missing, run_dir)
-        _write_text_atomic(reports_root / "latest.md", f"<!-- copy of {relative}/report.md -->\n\n{latest}")
+        write_atomic(reports_root / "latest.md", f"<!-- copy of {relative}/report.md -->\n\n{latest}")
         write_index(reports_root)
     return report_md
 
@@ -174,12 +175,6 @@ def _note_missing(markdown: str, missing: Sequence[str], run_dir: Path) -> str:
     note = (f"\n\n> **Partial report: {why}.** {len(missing)} cell(s) are missing below: "
             f"{', '.join(f'`{key}`' for key in missing)}. {hint}\n")
     return f"{title}{note}{rest}"
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def host_runner(config: MatrixConfig, log: Log) -> HostRunner:
@@ -313,7 +308,7 @@ def _partial_report(run_dir: Path, cases: Sequence[Case], reports_root: Path, mi
     if any((run_dir / "cells").glob("*.json")):
         merge_run(run_dir, cases, reports_root=reports_root, missing=missing)
     else:  # nothing finished: a report that says only that
-        _write_text_atomic(run_dir / "report.md", _note_missing(f"# gomatrix report {run_dir.name}\n", missing,
+        write_atomic(run_dir / "report.md", _note_missing(f"# gomatrix report {run_dir.name}\n", missing,
                                                                 run_dir))
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from gomatrix.config import BenchSettings
 from gomatrix.errors import CellFileError
+from gomatrix.files import write_json_atomic
 from gomatrix.parse import parse_bench, parse_escapes, summarize
 from gomatrix.plan import Cell
 from gomatrix.runner import CellOutcome
@@ -133,22 +132,6 @@ def write_benchstat(doc: dict[str, Any], raw_dir: Path, run_dir: Path) -> None:
     target = raw_dir / "benchstat.txt"
     target.write_text("\n".join(header) + bench.read_text(encoding="utf-8", errors="replace"), encoding="utf-8")
     doc["raw"]["benchstat"] = str(target.relative_to(run_dir))
-
-
-def write_json_atomic(doc: Any, path: Path) -> None:
-    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_cell(doc: dict[str, Any], path: Path) -> None:

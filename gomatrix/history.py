@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 from tabulate import tabulate
 
 from gomatrix.errors import GomatrixError
+from gomatrix.files import write_atomic
 from gomatrix.report import NO_DIAGNOSTIC, md_code, md_text, version_key
 from gomatrix.schemas import validate
 
@@ -311,18 +310,5 @@ def write_index(reports_root: Path) -> Path:
     else:
         lines.append("No runs with a valid report yet.")
     path = reports_root / INDEX_NAME
-    _write_text_atomic(path, "\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")
     return path
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -48,7 +48,10 @@ from typing import Any, Literal
 
 from gomatrix.emulation import host_arch
 from gomatrix.errors import GomatrixError, ImageError, RegistryError, ToolchainError
+from gomatrix.files import write_json_atomic
+from gomatrix.registry import CHUNK as _CHUNK
 from gomatrix.registry import MEDIA_LIST, MEDIA_MANIFEST, RegistryClient, registry_platforms
+from gomatrix.registry import sha256_digest as _sha
 from gomatrix.toolchains import (
     ELF_MACHINE,
     WHEEL_PLATFORM,
@@ -104,7 +107,6 @@ RECIPE = "1"
 BASE_MTIME = 1704067200
 GZIP_LEVEL = 1
 _MIN_MINOR = 21  # GOTOOLCHAIN (set in the image, like the official one) exists since Go 1.21
-_CHUNK = 1 << 20
 
 Log = Callable[[str], None]
 
@@ -445,10 +447,6 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, indent=3, sort_keys=False).encode()
 
 
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def image_env(go_version: str) -> list[str]:
     return [f"PATH={IMAGE_PATH}", f"GOLANG_VERSION={go_version}", "GOTOOLCHAIN=local", "GOPATH=/go"]
 
@@ -676,10 +674,7 @@ def _cached_layer(cache: Path, key: str) -> tuple[Layer, dict[str, Any]] | None:
 
 def _store_layer(cache: Path, key: str, layer: Layer, extra: dict[str, Any]) -> None:
     meta = cache / "layers" / f"{key}.json"
-    doc = {"digest": layer.digest, "diff_id": layer.diff_id, "size": layer.size, **extra}
-    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, meta)
+    write_json_atomic({"digest": layer.digest, "diff_id": layer.diff_id, "size": layer.size, **extra}, meta)
 
 
 def _base_layer(cache: Path, arch: str, log: Log) -> tuple[Layer, str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from gomatrix.cellfile import read_cell
 from gomatrix.errors import CellFileError
+from gomatrix.files import write_json_atomic
 
 Log = Callable[[str], None]
 PLAN_FILE = "plan.json"  # written by every run: the keys it was asked to run (its shard of the plan)
@@ -68,7 +69,7 @@ def collect(inputs: Sequence[Path], into: Path, log: Log = print) -> list[str]:
                 if raw.is_dir():
                     shutil.copytree(raw, into / "raw" / key, dirs_exist_ok=True)
     missing = sorted(planned - set(seen))
-    (into / PLAN_FILE).write_text(json.dumps({"cells": sorted(planned | set(seen))}, indent=1), encoding="utf-8")
+    write_json_atomic({"cells": sorted(planned | set(seen))}, into / PLAN_FILE)
     log(f"gomatrix: merged {len(seen)} cells from {len(inputs)} input(s)"
         + (f"; missing: {', '.join(missing)}" if missing else ""))
     return missing

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from gomatrix.files import write_atomic
 from gomatrix.report import format_duration, version_key
 
 PLOTS_DIR = "plots"
@@ -65,7 +64,7 @@ def write_case_plots(report: dict[str, Any], out_dir: Path) -> dict[str, str]:
         if not case["benchmarks"]:
             continue
         relative = f"{PLOTS_DIR}/{_file_name(case['name'])}.svg"
-        _write_atomic(out_dir / relative, render_case_svg(report, case))
+        write_atomic(out_dir / relative, render_case_svg(report, case))
         written[case["name"]] = relative
     return written
 
@@ -82,18 +81,6 @@ def render_case_svg(report: dict[str, Any], case: dict[str, Any]) -> bytes:
 def _file_name(case_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", case_name).lstrip(".") or "case"
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the plot from a web server
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _case_figure(report: dict[str, Any], case: dict[str, Any]) -> Figure:

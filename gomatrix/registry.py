@@ -18,10 +18,10 @@ MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-_CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes per read/write of blob transfers
 
 
-def _sha(data: bytes) -> str:
+def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -58,8 +58,8 @@ class RegistryClient:
 
     def _conn(self) -> http.client.HTTPConnection:
         if self.scheme == "https":
-            return http.client.HTTPSConnection(self.netloc, timeout=self.timeout, blocksize=_CHUNK)
-        return http.client.HTTPConnection(self.netloc, timeout=self.timeout, blocksize=_CHUNK)
+            return http.client.HTTPSConnection(self.netloc, timeout=self.timeout, blocksize=CHUNK)
+        return http.client.HTTPConnection(self.netloc, timeout=self.timeout, blocksize=CHUNK)
 
     def request(
         self, method: str, path: str, *, body: bytes | Any = None, headers: dict[str, str] | None = None
@@ -132,7 +132,7 @@ class RegistryClient:
         if r.status != 200:
             raise self._fail(f"cannot read manifest {repo}:{ref}", r, f"GET {self.url}{path}")
         media = r.headers.get("content-type", "").split(";")[0].strip()
-        return media, r.body, r.headers.get("docker-content-digest") or _sha(r.body)
+        return media, r.body, r.headers.get("docker-content-digest") or sha256_digest(r.body)
 
     def blob_exists(self, repo: str, digest: str) -> bool:
         path = f"/v2/{repo}/blobs/{digest}"
@@ -184,7 +184,7 @@ class RegistryClient:
         r = self.request("PUT", path, body=body, headers={"Content-Type": media_type})
         if r.status != 201:
             raise self._fail(f"the registry refused manifest {repo}:{ref}", r, f"PUT {self.url}{path}")
-        digest = _sha(body)
+        digest = sha256_digest(body)
         got = r.headers.get("docker-content-digest")
         if got and got != digest:
             raise RegistryError(
