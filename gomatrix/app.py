@@ -28,7 +28,7 @@ from gomatrix.history import changes_since, find_previous_report, load_report, r
 from gomatrix.hostrunner import HostRunner
 from gomatrix.merging import PLAN_FILE, collect
 from gomatrix.plan import Cell, plan_cells, select_shard
-from gomatrix.plots import write_case_plots
+from gomatrix.plots import PLOTS_DIR, write_case_plots
 from gomatrix.progress import Progress
 from gomatrix.render import markdown_to_html
 from gomatrix.report import build_report, render_markdown
@@ -139,6 +139,12 @@ def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None
     A cell file that fails its schema stops the merge with the file's name and JSON path; nothing is
     modified. reports_root (if given) gets latest.md.
     """
+    return _merge(run_dir, cases, reports_root=reports_root, title=title, missing=missing)[0]
+
+
+def _merge(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None, title: str | None = None,
+           missing: Sequence[str] = ()) -> tuple[Path, dict[str, Any]]:
+    """merge_run, also returning the report document."""
     cell_files = sorted((run_dir / "cells").glob("*.json"))
     if not cell_files:
         raise CellFileError("no cell files to merge", where=str(run_dir / "cells"),
@@ -146,7 +152,7 @@ def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None
     cells = [read_cell(path) for path in cell_files]
     report = build_report(cells, cases, generated_at=utc_now(),
                           title=title or f"gomatrix report {run_dir.name}")
-    report["plots"] = write_case_plots(report, run_dir)
+    report["plots"] = write_case_plots(report, run_dir, cache_dir=plot_cache_dir())
     report["since_previous"] = changes_since(find_previous_report(reports_root or run_dir.parent, run_dir), report)
     validate(report, "report", where=str(run_dir / "report.json"), error_cls=CellFileError,
              fix="This is a bug in gomatrix: the merged report does not match its schema.")
@@ -160,7 +166,12 @@ def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None
         latest = _note_missing(render_markdown(report, link_prefix=f"{relative}/"), missing, run_dir)
         write_atomic(reports_root / "latest.md", f"<!-- copy of {relative}/report.md -->\n\n{latest}")
         write_index(reports_root)
-    return report_md
+    return report_md, report
+
+
+def plot_cache_dir() -> Path:
+    """Where drawn plots are kept by their data (inside the result cache's directory): reruns reuse them."""
+    return cache_root() / "results" / PLOTS_DIR
 
 
 def _note_missing(markdown: str, missing: Sequence[str], run_dir: Path) -> str:
@@ -295,11 +306,10 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
         raise Interrupted(f"{received[0]} received: {len(cells) - len(missing)} of {len(cells)} cells finished, "
                           f"{len(missing)} missing (listed in {run_dir / 'report.md'})", where=str(run_dir),
                           fix=f"Run `invoke matrix --resume {run_dir}` with the same options to finish them")
-    report_md = merge_run(run_dir, cases, reports_root=reports_root)
+    report_md, report = _merge(run_dir, cases, reports_root=reports_root)
     statuses: dict[str, int] = {}
-    for path in (run_dir / "cells").glob("*.json"):
-        status = read_cell(path)["status"]
-        statuses[status] = statuses.get(status, 0) + 1
+    for cell in report["cells"]:  # the merge read and validated every cell file: no second reading
+        statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
     log(f"gomatrix: report {report_md} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))})")
     return RunSummary(run_dir=run_dir, report_md=report_md, statuses=statuses)
 

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -8,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gomatrix import plots
 from gomatrix.cases import discover_cases
 from gomatrix.errors import CellFileError
 from gomatrix.plots import write_case_plots
@@ -122,3 +128,93 @@ def test_all_columns_emulated_leaves_the_ns_panel_empty(tmp_path: Path) -> None:
     assert not [i for i in svg_ids(svg) if i.startswith("ns-")]
     assert "allocs-amd64-BenchmarkSliceAppend" in svg_ids(svg)
     assert "every column ran under emulation" in svg_texts(svg)
+
+
+def test_cached_plots_are_reused_without_drawing(seed_report: dict[str, Any], plotted: tuple[Path, dict[str, str]],
+                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, paths = plotted
+    cache = tmp_path / "cache"
+    assert write_case_plots(seed_report, tmp_path / "first", cache_dir=cache) == paths
+    assert len(list(cache.glob("*.svg"))) == len(SEED)
+
+    def no_drawing(_data: dict[str, Any]) -> bytes:
+        raise AssertionError("a cached plot was drawn again")
+
+    monkeypatch.setattr(plots, "_draw", no_drawing)
+    assert write_case_plots(seed_report, tmp_path / "second", cache_dir=cache) == paths
+    for relative in paths.values():  # the same bytes as drawing them
+        assert (tmp_path / "second" / relative).read_bytes() == (out / relative).read_bytes()
+
+
+def test_changed_data_or_drawing_code_draws_again(seed_report: dict[str, Any], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    write_case_plots(seed_report, tmp_path / "first", cache_dir=cache)
+    drawn: list[str] = []
+
+    def draw(data: dict[str, Any]) -> bytes:
+        drawn.append(data["title"])
+        return b"<svg></svg>\n"
+
+    monkeypatch.setattr(plots, "_draw", draw)
+    changed = copy.deepcopy(seed_report)
+    result = changed["cases"][0]["benchmarks"][0]["results"]["go1.24.11 amd64"]
+    result["ns_per_op"] *= 2  # a new ns/op measurement: only this case's plot changes
+    write_case_plots(changed, tmp_path / "second", cache_dir=cache)
+    assert drawn == [f"case {changed['cases'][0]['name']}: {changed['cases'][0]['title']}"]
+    monkeypatch.setattr(plots, "PLOT_CODE_VERSION", plots.PLOT_CODE_VERSION + "-next")
+    write_case_plots(seed_report, tmp_path / "third", cache_dir=cache)
+    assert len(drawn) == 1 + len(SEED)  # every plot, under the new drawing code
+
+
+def test_damaged_or_unwritable_cache_only_costs_a_drawing(seed_report: dict[str, Any],
+                                                          plotted: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    out, paths = plotted
+    cache = tmp_path / "cache"
+    write_case_plots(seed_report, tmp_path / "first", cache_dir=cache)
+    for entry in cache.glob("*.svg"):
+        entry.write_bytes(entry.read_bytes()[:100])  # e.g. a full disk in an older version
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    for run, cache_dir in (("second", cache), ("third", blocked)):
+        write_case_plots(seed_report, tmp_path / run, cache_dir=cache_dir)
+        for relative in paths.values():
+            assert (tmp_path / run / relative).read_bytes() == (out / relative).read_bytes()
+    assert all(entry.read_bytes().rstrip().endswith(b"</svg>") for entry in cache.glob("*.svg"))
+
+
+def test_plots_unused_for_a_long_time_are_pruned(seed_report: dict[str, Any], tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale, recent = cache / f"{'0' * 64}.svg", cache / f"{'1' * 64}.svg"
+    for entry in (stale, recent):
+        entry.write_bytes(b"<svg></svg>\n")
+    old = time.time() - (plots.CACHE_KEEP_DAYS + 1) * 86400
+    os.utime(stale, (old, old))
+    write_case_plots(seed_report, tmp_path / "out", cache_dir=cache)
+    assert not stale.exists() and recent.exists()
+    assert len(list(cache.glob("*.svg"))) == 1 + len(SEED)
+
+
+def test_orchestrator_import_loads_neither_matplotlib_nor_scipy() -> None:
+    code = ("import sys, gomatrix.app; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'numpy', 'scipy'}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_rerun_with_cached_plots_does_not_import_matplotlib(seed_report: dict[str, Any],
+                                                            plotted: tuple[Path, dict[str, str]],
+                                                            tmp_path: Path) -> None:
+    out, paths = plotted
+    cache = tmp_path / "cache"
+    write_case_plots(seed_report, tmp_path / "first", cache_dir=cache)
+    (tmp_path / "report.json").write_text(json.dumps(seed_report), encoding="utf-8")
+    code = ("import json, sys; from pathlib import Path; from gomatrix.plots import write_case_plots; "
+            "report, out, cache = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), Path(sys.argv[3]); "
+            "write_case_plots(report, out, cache_dir=cache); print('matplotlib' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "report.json"), str(tmp_path / "rerun"),
+                             str(cache)], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+    for relative in paths.values():
+        assert (tmp_path / "rerun" / relative).read_bytes() == (out / relative).read_bytes()
