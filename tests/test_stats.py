@@ -29,7 +29,7 @@ SCIPY_P_VALUES = [
     ("ties, shared middle value", [1.0, 2.0, 2.0], [2.0, 2.0, 3.0], 0.3016995824783478),
     ("normal 10 v 12, no ties", [21.0, 25.0, 19.0, 30.0, 27.0, 24.0, 22.0, 28.0, 26.0, 23.0],
      [18.0, 20.0, 17.5, 29.0, 16.0, 15.0, 31.0, 14.0, 13.5, 12.0, 11.0, 10.0], 0.009199422653342403),
-    # ns/op of BenchmarkMakeSlice2, recorded go1.23.9 vs go1.24.11 amd64 cells (tests/data/recorded/)
+    # ns/op samples of BenchmarkMakeSlice2, go1.23.9 vs go1.24.11 amd64, as tests/data/recorded/ held them at ef91606
     ("recorded MakeSlice2", [202.8, 265.7, 280.6], [332.8, 341.2, 332.8], 0.07652250047505922),
 ]
 
