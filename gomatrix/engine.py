@@ -20,12 +20,15 @@ import docker
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
+from docker.types import Mount
 
 from gomatrix.errors import EngineUnavailable, ImageError
 
 LABEL = "io.gomatrix"  # every container and volume the tool creates carries it
 RUN_LABEL = "io.gomatrix.run"  # ... and the run that created it
 OWNER_LABEL = "io.gomatrix.owner"  # containers: "<hostname>:<pid>" of the orchestrator that runs them
+SCRATCH_LABEL = "io.gomatrix.scratch"  # a container's own scratch volume (removed with the container)
+CREATOR_LABEL = "io.gomatrix.created-by"  # shared volumes: the run that created them (they carry no run label)
 PULL_ATTEMPTS = 3  # a transient registry error is tried again, with backoff
 PULL_BACKOFF_S = 2.0
 SANDBOX_UID = 65534  # nobody: cells never run as root
@@ -57,6 +60,10 @@ class ContainerSpec:
     volumes: Mapping[str, str] = field(default_factory=dict)  # volume name -> mount point
     working_dir: str = "/tmp"
     user: str | None = SANDBOX_USER  # None: the image's user (root in golang images)
+    read_only: bool = True  # the image's filesystem is read-only: only scratch and volumes can be written
+    # A labelled anonymous volume mounted here, removed with the container. Not a tmpfs: the files
+    # are copied in before the start, and the archive API cannot write into a tmpfs.
+    scratch: str | None = "/tmp"
 
 
 @dataclass(frozen=True)
@@ -226,9 +233,14 @@ class DockerEngine:
         remove the container whatever happens.
 
         The sandbox: no network, not privileged, every capability dropped, no new privileges, the
-        spec's user (non-root by default), memory (no swap), pids and CPU limits, and no host path:
-        only the spec's named volumes are mounted (never the Docker socket)."""
+        spec's user (non-root by default), memory (no swap), pids and CPU limits, a read-only root
+        filesystem with the spec's scratch volume (anonymous, with the container's labels, removed
+        with it), and no host path: only the spec's named volumes are mounted (never the Docker socket)."""
         container: Container | None = None
+        mounts: list[Mount] = []
+        if spec.scratch is not None:
+            mounts.append(Mount(target=spec.scratch, source=None, type="volume",
+                                labels={LABEL: "1", SCRATCH_LABEL: "1", **spec.labels}))
         try:
             container = self._client.containers.create(
                 spec.image_id,
@@ -241,6 +253,8 @@ class DockerEngine:
                 pids_limit=spec.pids,
                 nano_cpus=int(spec.cpus * 1e9),
                 volumes={name: {"bind": mount, "mode": "rw"} for name, mount in spec.volumes.items()},
+                mounts=mounts,
+                read_only=spec.read_only,
                 working_dir=spec.working_dir,
                 user=spec.user or "",
                 privileged=False,
@@ -273,7 +287,7 @@ class DockerEngine:
         finally:
             if container is not None:
                 with contextlib.suppress(docker.errors.APIError):  # already gone
-                    container.remove(force=True)
+                    container.remove(force=True, v=True)  # v: its scratch volume too
 
     @staticmethod
     def _copy_out(container: Container, path: str, dest: Path) -> None:
@@ -320,15 +334,20 @@ class DockerEngine:
         return list(self._client.api.containers(all=True, filters={"label": label}))
 
     def remove_container(self, container_id: str) -> bool:
-        """Remove (killing it if it runs) one container; False if it was already gone."""
+        """Remove (killing it if it runs) one container and its scratch volume; False if it was already gone."""
         try:
-            self._client.containers.get(container_id).remove(force=True)
+            self._client.containers.get(container_id).remove(force=True, v=True)
         except docker.errors.NotFound:
             return False
         return True
 
     def labelled_volumes(self, label: str = LABEL) -> list[str]:
-        return sorted(str(v.name) for v in self._client.volumes.list(filters={"label": label}))
+        return sorted(self.volume_labels(label))
+
+    def volume_labels(self, label: str = LABEL) -> dict[str, dict[str, str]]:
+        """Every volume carrying label ("key" or "key=value"): name -> its labels."""
+        return {str(v.name): dict(v.attrs.get("Labels") or {})
+                for v in self._client.volumes.list(filters={"label": label})}
 
     def remove_volume(self, name: str) -> bool:
         """Remove one volume; False if it is gone or in use (a running cell holds it)."""

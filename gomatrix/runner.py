@@ -20,6 +20,7 @@ from typing import Protocol
 from gomatrix.config import MatrixConfig
 from gomatrix.emulation import emulation_problem
 from gomatrix.engine import (
+    CREATOR_LABEL,
     OWNER_LABEL,
     RUN_LABEL,
     SANDBOX_UID,
@@ -229,13 +230,19 @@ class DockerRunner:
         # The cell runs as the sandbox user: HOME and every cell root are its scratch area.
         environment = {"HOME": f"{IN_CONTAINER_ROOT}/home", "GOMATRIX_CELL_TIMEOUT": str(self._config.timeout)}
         more_puts: list[tuple[str, bytes]] = []
+        scratch_dirs: tuple[str, ...] = ()
         if self._config.build_cache:
             volume = f"gomatrix-gocache-{image.id.split(':')[-1][:16]}"
             # Shared by every run on purpose (no run label): `invoke clean --volumes` removes them.
-            self._engine.ensure_volume(volume, {"io.gomatrix.cache": "gocache", "io.gomatrix.image": image.ref})
+            self._engine.ensure_volume(volume, {"io.gomatrix.cache": "gocache", "io.gomatrix.image": image.ref,
+                                                CREATOR_LABEL: self._run_label})
             volumes[volume] = CACHE_MOUNT
             environment["GOCACHE"] = SANDBOX_GOCACHE
             more_puts.append((CACHE_MOUNT, tar_directories({}, writable_dirs=(f"uid{SANDBOX_UID}",))))
+        else:
+            # No volume: the container's cells share one GOCACHE in its scratch area (gone with it).
+            environment["GOCACHE"] = f"{IN_CONTAINER_ROOT}/gocache"
+            scratch_dirs = ("gomatrix/gocache",)
         extra: dict[str, bytes] = {"gomatrix/driver.sh": driver_script()}
         roots = []
         for _index, cell, _raw in items:
@@ -246,7 +253,7 @@ class DockerRunner:
             extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
             roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
         archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
-                                  extra, writable_dirs=("gomatrix/home",
+                                  extra, writable_dirs=("gomatrix/home", *scratch_dirs,
                                                         *(f"gomatrix/cells/{c.key}" for _i, c, _r in items)))
         # The driver kills each cell at config.timeout; the container's limit is only a backstop.
         timeout = self._config.timeout * len(items) + 60

@@ -1,13 +1,15 @@
 """Engine faults against the real daemon: an unreachable registry is retried a bounded number of times
-and ends in one clear ImageError; a missing tag is not retried."""
+and ends in one clear ImageError; a missing tag is not retried; a container cannot write its image."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gomatrix.engine import ImageNotAvailable, _transient
+from gomatrix.engine import RUN_LABEL, ContainerSpec, ImageNotAvailable, _transient, tar_directories
 from gomatrix.errors import ImageError
 
 pytestmark = pytest.mark.docker
@@ -35,3 +37,21 @@ def test_transient_errors_are_told_from_permanent_ones() -> None:
     assert _transient("toomanyrequests: You have reached your pull rate limit")
     assert not _transient("manifest for r/golang:1.19.99 not found: manifest unknown")
     assert not _transient("unauthorized: authentication required")
+
+
+def test_the_image_is_read_only_even_for_root_and_the_scratch_volume_goes_with_the_container(
+        docker_engine: Any, registry_images: str, tmp_path: Path) -> None:
+    image = docker_engine.pull(registry_images.format(version="1.24.11"), "linux/amd64")
+    label = f"run-engine-test-{uuid.uuid4().hex[:8]}"
+    # root in the container (user None) owns /etc and /usr/local/go: only the read-only root filesystem stops it.
+    script = ("for p in /etc/x /usr/local/go/x /go/x /var/tmp/x; do touch $p 2>&1; done; "
+              "id -u > /tmp/out/uid && touch /tmp/out/written")
+    spec = ContainerSpec(image_id=image.id, command=("sh", "-c", script), labels={RUN_LABEL: label}, user=None)
+    result = docker_engine.run(spec, put=tar_directories({}, writable_dirs=("out",), owner=0), put_into="/tmp",
+                               get="/tmp/out", get_into=tmp_path, timeout=120)
+    assert result.exit_code == 0, result.logs
+    for path in ("/etc/x", "/usr/local/go/x", "/go/x", "/var/tmp/x"):
+        assert f"touch: {path}: Read-only file system" in result.logs
+    assert (tmp_path / "uid").read_text().strip() == "0" and (tmp_path / "written").exists()  # scratch is writable
+    assert docker_engine.labelled(f"{RUN_LABEL}={label}") == []
+    assert docker_engine.volume_labels(f"{RUN_LABEL}={label}") == {}
