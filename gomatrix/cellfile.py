@@ -8,19 +8,22 @@ from typing import Any
 
 from gomatrix.config import BenchSettings
 from gomatrix.errors import CellFileError
+from gomatrix.exact import cross_check, linked_ranges, parse_exact
 from gomatrix.files import write_json_atomic
 from gomatrix.parse import parse_bench, parse_escapes, summarize
 from gomatrix.plan import Cell
 from gomatrix.runner import CellOutcome
 from gomatrix.schemas import validate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RAW_FILES = {
     "go_version": "go-version.txt",
     "go_env": "go-env.txt",
     "prepare": "prepare.txt",
     "escape": "escape.txt",
     "bench": "bench.txt",
+    "exact": "exact.txt",
+    "exact_compile": "exact-compile.txt",  # the compiler rejected the generated exact-count files
     "steps": "steps.tsv",
     "driver_log": "driver.log",
 }
@@ -57,8 +60,18 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     status, reason = outcome.status, outcome.reason
     if status == "ok" and goarch != cell.arch:
         status, reason = "failed", f"planned {cell.arch} but the toolchain reported GOARCH={goarch}"
+    escapes = [
+        {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
+         "verdict": s.verdict, "reason": s.reason}
+        for s in parse_escapes(_read(raw_dir / "escape.txt"), cell.case.go_files)
+    ]
+    exact = parse_exact(_read(raw_dir / "exact.txt"))
+    sources = {name: _read(cell.case.path / name) for name in cell.case.go_files}
     benchmarks = []
     for summary in summarize(parse_bench(_read(raw_dir / "bench.txt")).samples):
+        count = exact.get(summary.name)
+        linked = linked_ranges(summary.name, sources) or None
+        measured = count.allocs_per_op if count is not None else summary.allocs_per_op
         benchmarks.append({
             "name": summary.name,
             "procs": summary.procs,
@@ -70,12 +83,12 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
                  "allocs_per_op": s.allocs_per_op}
                 for s in summary.samples
             ],
+            "exact": None if count is None else {
+                "iterations": count.iterations, "allocs": count.allocs, "bytes": count.bytes, "ns": count.ns,
+                "allocs_per_op": count.allocs_per_op, "bytes_per_op": count.bytes_per_op},
+            "linked": linked,
+            "check": cross_check(linked, escapes, measured, exact=count is not None),
         })
-    escapes = [
-        {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
-         "verdict": s.verdict, "reason": s.reason}
-        for s in parse_escapes(_read(raw_dir / "escape.txt"), cell.case.go_files)
-    ]
     raw = {
         key: str((raw_dir / name).relative_to(run_dir))
         for key, name in RAW_FILES.items()
@@ -149,8 +162,26 @@ def read_cell(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise CellFileError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                             where=str(path), fix="Delete the file and rerun its cell.") from None
-    validate(doc, "cell", where=str(path), error_cls=CellFileError,
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    schema = "cell" if version == SCHEMA_VERSION or version not in OLD_SCHEMAS else OLD_SCHEMAS[version]
+    validate(doc, schema, where=str(path), error_cls=CellFileError,
              fix="Delete or restore the file and rerun its cell; the other cells are untouched.")
     if not isinstance(doc, dict):  # the schema requires an object; this narrows the type
         raise CellFileError("not a JSON object", where=str(path))
+    return migrate_cell(doc)
+
+
+# Older cell schemas that are still read (schemas/cell.v<N>.schema.json), migrated on read.
+OLD_SCHEMAS = {1: "cell.v1"}
+
+
+def migrate_cell(doc: dict[str, Any]) -> dict[str, Any]:
+    """An older cell document in the current schema (docs/SCHEMAS.md describes each step).
+
+    1 -> 2: each benchmark gains exact (the exact totals), linked (its source ranges) and check (verdict
+    against measurement); a version 1 file recorded none of them, so all three are null.
+    """
+    if doc["schema_version"] == 1:
+        doc = {**doc, "schema_version": 2,
+               "benchmarks": [{**b, "exact": None, "linked": None, "check": None} for b in doc["benchmarks"]]}
     return doc

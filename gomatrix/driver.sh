@@ -5,6 +5,8 @@
 # Usage: driver.sh ROOT [ROOT...]   (several cells run one after the other)
 #   ROOT/case      the case's Go files (read only)
 #   ROOT/cell.env  optional: sourced first (per-cell settings below)
+#   ROOT/exact     optional: generated gomatrix_exact_*_test.go files, added to the working copy (the
+#                  case is never modified); they print exact allocation totals (step "exact")
 #   ROOT/out       raw outputs written here, steps.tsv (name, exit, start, end) and exit (the code)
 # Environment: GOMATRIX_BENCHTIME, GOMATRIX_COUNT, GOCACHE (optional);
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
@@ -117,10 +119,34 @@ compile() {
 	cd "$work" && go test -c -o "$root/case.test" -gcflags=-m=2 .
 }
 
+add_exact() {
+	[ -d "$root/exact" ] || return 0
+	for f in "$root"/exact/gomatrix_exact_*_test.go; do
+		[ -f "$f" ] && cp "$f" "$work/"
+	done
+	return 0
+}
+
+# The exact-count files must never cost the cell: if the compiler rejects them (e.g. a benchmark the
+# scan found but the build excludes), the case is compiled again without them.
+drop_exact() {
+	grep -q '^[./]*gomatrix_exact_[^:]*:[0-9]' "$out/escape.txt" 2> /dev/null || return 1
+	cp "$out/escape.txt" "$out/exact-compile.txt"
+	rm -f "$work"/gomatrix_exact_*_test.go
+}
+
 bench() {
 	# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
 	cd "$work" && ${GOMATRIX_EXEC:-} "$root/case.test" -test.run '^$' -test.bench . -test.benchmem \
 		-test.count "$count" -test.benchtime "$benchtime"
+}
+
+# testing.Benchmark on every benchmark, once, with the same benchtime: exact totals, not truncated.
+# GOMAXPROCS=1: with more Ps the runtime's background GC work adds its own allocations to the count
+# (100 ops of a 10 MiB array counted 106-111 at GOMAXPROCS=2, exactly 100 at 1).
+exact() {
+	cd "$work" && GOMAXPROCS=1 ${GOMATRIX_EXEC:-} "$root/case.test" -test.run '^TestGomatrixExact[0-9]+$' \
+		-test.benchtime "$benchtime"
 }
 
 finish() {
@@ -131,8 +157,16 @@ finish() {
 step version go-version.txt go version || finish 10
 step env go-env.txt go env GOOS GOARCH GOVERSION || finish 10
 step prepare prepare.txt prepare || finish 20
-step compile escape.txt compile || finish 20
+add_exact
+if ! step compile escape.txt compile; then
+	drop_exact || finish 20
+	step compile escape.txt compile || finish 20
+fi
 if [ -x "$root/case.test" ]; then
 	step bench bench.txt bench || finish 30
+	# Not fatal: without it the cell keeps go test's truncated allocs/op.
+	if ls "$work"/gomatrix_exact_*_test.go > /dev/null 2>&1; then
+		step exact exact.txt exact
+	fi
 fi
 finish 0

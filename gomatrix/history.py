@@ -18,8 +18,9 @@ from typing import Any
 from tabulate import tabulate
 
 from gomatrix.errors import GomatrixError
+from gomatrix.exact import allocs_equal
 from gomatrix.files import write_atomic
-from gomatrix.report import NO_DIAGNOSTIC, md_code, md_text, version_key
+from gomatrix.report import NO_DIAGNOSTIC, fmt_allocs, md_code, md_text, snapped_allocs, version_key
 from gomatrix.schemas import validate
 
 FIRST_RUN = "First run: nothing to compare with."
@@ -68,10 +69,31 @@ def load_report(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / "report.json"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        validate(doc, "report", where=str(path), error_cls=_InvalidReport)
+        version = doc.get("schema_version") if isinstance(doc, dict) else None
+        validate(doc, OLD_REPORT_SCHEMAS.get(version, "report") if isinstance(version, int) else "report",
+                 where=str(path), error_cls=_InvalidReport)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, GomatrixError):
         return None
-    return doc if isinstance(doc, dict) else None
+    return migrate_report(doc) if isinstance(doc, dict) else None
+
+
+# Older report schemas still read (schemas/report.v<N>.schema.json), migrated on read.
+OLD_REPORT_SCHEMAS = {1: "report.v1"}
+
+
+def migrate_report(doc: dict[str, Any]) -> dict[str, Any]:
+    """An older report document in the current schema (docs/SCHEMAS.md).
+
+    1 -> 2: each benchmark result gains exact_allocs_per_op, exact_bytes_per_op, exact_iterations and
+    check (all null: version 1 measured none of them); the report gains an empty disagreements list.
+    """
+    if doc.get("schema_version") == 1:
+        none = {"exact_allocs_per_op": None, "exact_bytes_per_op": None, "exact_iterations": None, "check": None}
+        cases = [{**case, "benchmarks": [
+            {**bench, "results": {col: {**result, **none} for col, result in bench["results"].items()}}
+            for bench in case["benchmarks"]]} for case in doc["cases"]]
+        doc = {**doc, "schema_version": 2, "cases": cases, "disagreements": []}
+    return doc
 
 
 def find_previous_report(reports_root: Path, current_run_dir: Path) -> dict[str, Any] | None:
@@ -231,10 +253,6 @@ def _escape_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[s
     return _grouped(entries, _order(current))
 
 
-def _fmt_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
-
-
 def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
     before = _cases(previous)
     entries = []
@@ -246,10 +264,15 @@ def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[s
                 continue
             subject = f"allocs/op of {md_code(bench['name'])} ({md_text(case['name'])})"
             for column, result in bench["results"].items():
-                old_value = (old["results"].get(column) or {}).get("allocs_per_op")
-                value = result["allocs_per_op"]
-                if old_value is not None and value is not None and old_value != value:
-                    entries.append((subject, column, _fmt_number(old_value), _fmt_number(value)))
+                old_result = old["results"].get(column) or {}
+                exact_both = old_result.get("exact_allocs_per_op") is not None and \
+                    result.get("exact_allocs_per_op") is not None
+                # Compare like with like: exact counts when both runs have them, else go test's figure.
+                key = "exact_allocs_per_op" if exact_both else "allocs_per_op"
+                old_value, value = old_result.get(key), result.get(key)
+                if old_value is not None and value is not None and not allocs_equal(old_value, value):
+                    entries.append((subject, column, fmt_allocs(snapped_allocs(old_value)),
+                                    fmt_allocs(snapped_allocs(value))))
     return _grouped(entries, _order(current))
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from gomatrix.config import MatrixConfig
 from gomatrix.emulation import emulation_problem, host_arch, qemu_name
 from gomatrix.errors import ToolchainError
+from gomatrix.exact import write_generated
 from gomatrix.plan import Cell
 from gomatrix.runner import CellOutcome, driver_script, interpret_driver_exit, utc_now
 from gomatrix.toolchains import GoBinProvider, Toolchain, ToolchainProvider, cache_root, resolve_version
@@ -138,6 +139,7 @@ class HostRunner:
         root = Path(tempfile.mkdtemp(prefix=f"gomatrix-{cell.key}-"))
         try:
             shutil.copytree(cell.case.path, root / "case")
+            write_generated(cell.case.path, cell.case.go_files, root)
             driver = root / "driver.sh"
             driver.write_bytes(driver_script())
             gocache = self._cache / "gocache" / f"go{toolchain.version}-{cell.arch}"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gomatrix.files import write_atomic
-from gomatrix.report import version_key
+from gomatrix.report import measured_allocs, version_key
 
 PLOTS_DIR = "plots"
 # Part of every cache key: bump it when the drawing (gomatrix/plotdraw.py) changes, so that plots
@@ -135,6 +135,8 @@ def _series(columns: list[dict[str, Any]], versions: list[str], arch: str, bench
         column = next((c for c in columns if c["go_version"] == version and c["arch"] == arch), None)
         result = bench["results"].get(column["id"]) if column else None
         value = result.get(metric) if result else None
+        if result and metric == "allocs_per_op":
+            value = measured_allocs(result)  # exact when measured: 2.625 is not drawn as 2
         if native_only and (column is None or column["emulated"] or (result or {}).get("emulated")):
             value = None  # under QEMU ns/op measures the emulator, not the CPU
         if native_only and value is not None and value <= 0:

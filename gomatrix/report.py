@@ -9,9 +9,10 @@ from typing import Any
 from tabulate import tabulate
 
 from gomatrix.cases import Case
+from gomatrix.exact import AGREES, HEAP_BUT_NONE, STACK_BUT_ALLOCATES, allocs_equal
 from gomatrix.stats import bytes_equal, compare
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 NO_DIAGNOSTIC = "stack (no diagnostic)"
 
 
@@ -62,8 +63,13 @@ def _benchmarks(case_cells: list[tuple[str, dict[str, Any]]]) -> list[dict[str, 
         for bench in cell["benchmarks"]:
             row = rows.setdefault(bench["name"], {"name": bench["name"], "results": {}})
             ns = [s["ns_per_op"] for s in bench["samples"] if s["ns_per_op"] is not None]
+            exact = bench.get("exact")
             row["results"][col] = {
                 "allocs_per_op": bench["allocs_per_op"],
+                "exact_allocs_per_op": exact["allocs_per_op"] if exact else None,
+                "exact_bytes_per_op": exact["bytes_per_op"] if exact else None,
+                "exact_iterations": exact["iterations"] if exact else None,
+                "check": bench.get("check"),
                 "bytes_per_op": bench["bytes_per_op"],
                 "ns_per_op": bench["ns_per_op"],
                 "ns_range": [min(ns), max(ns)] if ns else None,
@@ -91,8 +97,8 @@ def _claim_results(claim: Any, case_cells: list[tuple[str, dict[str, Any]]], sit
             results[col] = verdict == claim.expect
         else:
             bench = next((b for b in benchmarks if b["name"] == claim.benchmark), None)
-            value = bench["results"].get(col, {}).get("allocs_per_op") if bench else None
-            results[col] = None if value is None else value == claim.allocs_per_op
+            value = measured_allocs(bench["results"].get(col)) if bench else None
+            results[col] = None if value is None else allocs_equal(value, float(claim.allocs_per_op or 0))
     return results
 
 
@@ -135,6 +141,47 @@ def _changes(case_name: str, columns: list[dict[str, Any]], arches: list[str], l
             by_text.setdefault(describe_runs(runs), []).append(arch)
     return [{"case": case_name, "kind": kind, "subject": label, "arches": arch_list, "text": text}
             for text, arch_list in by_text.items()]
+
+
+def measured_allocs(result: dict[str, Any] | None) -> float | None:
+    """The exact allocs/op when it was measured, else go test's (truncated) median."""
+    if result is None:
+        return None
+    exact = result.get("exact_allocs_per_op")
+    return float(exact) if exact is not None else result.get("allocs_per_op")
+
+
+def fmt_allocs(value: float | None) -> str:
+    """Exact allocs/op to three decimals (2.997 stays 2.997); whole counts without decimals."""
+    if value is None:
+        return "?"
+    if abs(value - round(value)) < 0.0005:
+        return str(round(value))
+    return f"{value:.3f}".rstrip("0")
+
+
+def snapped_allocs(value: float) -> float:
+    """A value within the tolerance of a whole count is that count (1.01 from GC noise is 1)."""
+    whole = float(round(value))
+    return whole if allocs_equal(value, whole) else value
+
+
+def _allocs_labels(columns: list[dict[str, Any]], bench: dict[str, Any]) -> dict[str, str | None]:
+    """allocs/op per column as labels; values within the tolerance of their run share one label, so an
+    exact 2.997 against 2.996 (a different N) is not a change."""
+    labels: dict[str, str | None] = {}
+    for arch in {c["arch"] for c in columns}:
+        anchor: float | None = None
+        for column in (c for c in columns if c["arch"] == arch):
+            value = measured_allocs(bench["results"].get(column["id"]))
+            if value is None:
+                labels[column["id"]] = None
+                continue
+            value = snapped_allocs(value)
+            if anchor is None or not allocs_equal(anchor, value):
+                anchor = value
+            labels[column["id"]] = f"{fmt_allocs(anchor)} allocs/op"
+    return labels
 
 
 def _bytes_labels(columns: list[dict[str, Any]], bench: dict[str, Any]) -> dict[str, str | None]:
@@ -193,6 +240,7 @@ def build_report(cells: Iterable[dict[str, Any]], cases: Sequence[Case], *, gene
     case_names = sorted({c["case"] for c in cell_list}, key=lambda n: (n not in case_by_name, n))
     report_cases = []
     changes: list[dict[str, Any]] = []
+    disagreements: list[dict[str, Any]] = []
     for name in case_names:
         case_cells = [(column_id(_cell_version(c), c["arch"]), c) for c in cell_list if c["case"] == name]
         sites = _sites(case_cells)
@@ -211,9 +259,8 @@ def build_report(cells: Iterable[dict[str, Any]], cases: Sequence[Case], *, gene
             label = f"{site['file']}:{site['line']} {site['subject']}"
             changes.extend(_changes(name, columns, arches, label, values, "escape"))
         for bench in benchmarks:
-            values = {k: (None if r["allocs_per_op"] is None else f"{_fmt_number(r['allocs_per_op'])} allocs/op")
-                      for k, r in bench["results"].items()}
-            changes.extend(_changes(name, columns, arches, bench["name"], values, "allocs"))
+            changes.extend(_changes(name, columns, arches, bench["name"], _allocs_labels(columns, bench), "allocs"))
+            disagreements.extend(_disagreements(name, columns, arches, bench))
             changes.extend(_changes(name, columns, arches, bench["name"], _bytes_labels(columns, bench), "bytes"))
             _compare_ns(columns, bench)
         report_cases.append({
@@ -240,7 +287,61 @@ def build_report(cells: Iterable[dict[str, Any]], cases: Sequence[Case], *, gene
         ],
         "cases": report_cases,
         "changes": [c for c in changes if c["kind"] != "claim"],
+        "disagreements": disagreements,
     }
+
+
+def describe_versions(chosen: Sequence[str], versions: Sequence[str]) -> str:
+    """'in every version', 'from go1.25.5', 'up to go1.24.11' or a list, of chosen among versions."""
+    positions = sorted(versions.index(v) for v in chosen if v in versions)
+    if len(positions) == len(versions):
+        return "in every version"
+    contiguous = positions == list(range(positions[0], positions[-1] + 1)) if positions else False
+    if contiguous and positions[-1] == len(versions) - 1:
+        return f"from {versions[positions[0]]}"
+    if contiguous and positions[0] == 0:
+        return f"up to {versions[positions[-1]]}"
+    return "in " + ", ".join(versions[p] for p in positions)
+
+
+def _site_words(check: dict[str, Any]) -> str:
+    if not check["sites"]:
+        return "the compiler printed nothing about an allocation in it"
+    said = []
+    for site in check["sites"]:
+        reason = f" ({site['reason']})" if site.get("reason") else ""
+        said.append(f"{site['file']}:{site['line']} \"{site['message']}\"{reason}")
+    return "the compiler said " + "; ".join(said)
+
+
+def _disagreements(case_name: str, columns: list[dict[str, Any]], arches: list[str],
+                   bench: dict[str, Any]) -> list[dict[str, Any]]:
+    """Versions and arches where the compiler's verdict and the measurement disagree, one entry per
+    (verdict, what the compiler said), naming the arches that share the same versions."""
+    grouped: dict[tuple[str, str], dict[str, list[str]]] = {}
+    measured: dict[tuple[str, str], list[float]] = {}
+    for column in columns:
+        result = bench["results"].get(column["id"])
+        check = (result or {}).get("check")
+        if not check or check["verdict"] == AGREES:
+            continue
+        key = (check["verdict"], _site_words(check))
+        grouped.setdefault(key, {}).setdefault(column["arch"], []).append(column["go_version"])
+        measured.setdefault(key, []).append(check["allocs_per_op"])
+    out = []
+    for (verdict, words), by_arch in grouped.items():
+        by_versions: dict[str, list[str]] = {}
+        for arch in arches:
+            if arch in by_arch:
+                versions = sorted({c["go_version"] for c in columns if c["arch"] == arch}, key=version_key)
+                by_versions.setdefault(describe_versions(by_arch[arch], versions), []).append(arch)
+        values = measured[(verdict, words)]
+        low, high = min(values), max(values)
+        allocs = fmt_allocs(low) if allocs_equal(low, high) else f"{fmt_allocs(low)}–{fmt_allocs(high)}"
+        for when, arch_list in by_versions.items():
+            out.append({"case": case_name, "benchmark": bench["name"], "verdict": verdict, "when": when,
+                        "arches": arch_list, "allocs_per_op": allocs, "compiler": words})
+    return out
 
 
 # ---------------------------------------------------------------- markdown
@@ -307,8 +408,22 @@ def _bench_cell(result: dict[str, Any] | None, status: str) -> str:
     versus = result.get("ns_vs_previous")
     if versus:
         ns_text += f" {_delta_text(versus['delta_pct'])}" if versus["significant"] else " ~"
-    return (f"**{_fmt_number(result['allocs_per_op'])}** allocs · {_fmt_number(result['bytes_per_op'])} B · "
-            f"{ns_text}")
+    exact_bytes = result.get("exact_bytes_per_op")
+    bytes_text = _fmt_number(round(exact_bytes, 1) if exact_bytes is not None else result["bytes_per_op"])
+    return f"**{fmt_allocs(measured_allocs(result))}** allocs · {bytes_text} B · {ns_text}"
+
+
+_CHECK_MARKS = {STACK_BUT_ALLOCATES: "⚠️ says stack, allocates", HEAP_BUT_NONE: "⚠️ says heap, allocates nothing"}
+
+
+def _check_cell(result: dict[str, Any] | None, status: str) -> str:
+    check = (result or {}).get("check")
+    if check is None:
+        return status if status != "ok" else "–"
+    if check["verdict"] == AGREES:
+        heap = any(site["verdict"] == "heap" for site in check["sites"])
+        return "✓ heap" if heap else ("✓ no allocation" if check["allocs_per_op"] < 0.5 else "✓")
+    return f"**{_CHECK_MARKS[check['verdict']]} {fmt_allocs(check['allocs_per_op'])}**"
 
 
 def render_markdown(report: dict[str, Any], *, link_prefix: str = "") -> str:
@@ -367,6 +482,19 @@ def render_markdown(report: dict[str, Any], *, link_prefix: str = "") -> str:
         out.append("- Nothing: every escape verdict and allocs/op is the same in every version.")
     out.append("")
 
+    out += ["## Where the compiler's words mislead", "",
+            "Each benchmark's allocation sites (its own function and the case's functions it calls) as "
+            "`-gcflags=-m=2` judged them, against the allocations measured exactly (testing.Benchmark: "
+            "total allocations / N). Where they disagree, trust the measurement.", ""]
+    if report.get("disagreements"):
+        for item in report["disagreements"]:
+            out.append(f"- **{md_text(item['verdict'])}**: {md_text(item['case'])}, {md_code(item['benchmark'])} "
+                       f"{md_text(item['when'])} ({', '.join(item['arches'])}): {item['allocs_per_op']} allocs/op "
+                       f"measured; {md_text(item['compiler'])}.")
+    else:
+        out.append("- Nowhere: in every cell the compiler's verdicts agree with the measured allocations.")
+    out.append("")
+
     for case in report["cases"]:
         out += [f"## Case {md_code(case['name'])}: {md_text(case['title'])}", ""]
         if case["source"]:
@@ -377,11 +505,20 @@ def render_markdown(report: dict[str, Any], *, link_prefix: str = "") -> str:
                     f"({link_prefix}{plot})", ""]
         if case["benchmarks"]:
             out += ["### Benchmarks", "",
-                    "Median over the samples: allocs/op · B/op · ns/op [min–max] (go test -benchmem). ns/op is "
+                    "allocs/op and B/op exact (total / N of one testing.Benchmark run; go test -benchmem's "
+                    "median where that is missing) · ns/op median [min–max] over the samples. ns/op is "
                     "compared with the previous version on the same native arch (Mann-Whitney U, α = 0.05): "
                     "\"~\" not significant, else the change of the median; † emulated, not compared.", ""]
             rows = [[md_code(b["name"]),
                      *[_bench_cell(b["results"].get(col["id"]), _status_of(report, case["name"], col["id"]))
+                       for col in columns]]
+                    for b in case["benchmarks"]]
+            out += [tabulate(rows, headers=["benchmark", *header], tablefmt="github"), ""]
+            out += ["### Compiler vs measurement", "",
+                    "✓ the escape verdicts of the benchmark's sites agree with what it allocates; ⚠️ they do "
+                    "not (with the measured allocs/op).", ""]
+            rows = [[md_code(b["name"]),
+                     *[_check_cell(b["results"].get(col["id"]), _status_of(report, case["name"], col["id"]))
                        for col in columns]]
                     for b in case["benchmarks"]]
             out += [tabulate(rows, headers=["benchmark", *header], tablefmt="github"), ""]

@@ -1,8 +1,9 @@
 """Incremental result cache: a cell whose inputs did not change is reused instead of run.
 
 The key covers everything that decides a cell's result: what the runner says (image id or
-toolchain hash, strategy, limits), the arch, the case's files, the benchmark settings and the
-driver. Only results that a rerun would reproduce are stored: ok cells and compile failures.
+toolchain hash, strategy, limits), the arch, the case's files, the benchmark settings, the
+driver and the generator of the exact-count test files. Only results that a rerun would reproduce
+are stored: ok cells and compile failures.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
+from gomatrix.exact import GENERATOR_VERSION
 from gomatrix.plan import Cell
 from gomatrix.runner import COMPILE_FAILURE, CellOutcome, driver_script
 from gomatrix.toolchains import Toolchain
@@ -42,6 +44,7 @@ def cell_cache_key(cell: Cell, runner_inputs: dict[str, str], bench: BenchSettin
         "benchtime": bench.benchtime,
         "count": bench.count,
         "driver": hashlib.sha256(driver_script()).hexdigest(),
+        "exact_generator": GENERATOR_VERSION,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 

@@ -31,6 +31,7 @@ from gomatrix.engine import (
     tar_directories,
 )
 from gomatrix.errors import ImageError
+from gomatrix.exact import generated_for_case
 from gomatrix.parse import compiler_errors
 from gomatrix.plan import Cell
 from gomatrix.toolchains import Toolchain
@@ -251,6 +252,8 @@ class DockerRunner:
             if self.strategy(cell) == "cross":
                 settings.append(f"GOMATRIX_GOARCH={cell.arch}")
             extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
+            for name, source in generated_for_case(cell.case.path, cell.case.go_files).items():
+                extra[f"gomatrix/cells/{cell.key}/exact/{name}"] = source.encode()
             roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
         archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
                                   extra, writable_dirs=("gomatrix/home", *scratch_dirs,

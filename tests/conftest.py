@@ -93,8 +93,10 @@ def only_run_dir(out: Path) -> Path:
 
 
 # --force: the integration runs really run (and refresh the result cache) instead of replaying it.
-SEED_ARGS = ("--versions", ",".join(TEST_VERSIONS), "--arches", "amd64,arm64", "--benchtime", "100ms",
-             "--count", "3", "--force")
+# The source document's three cases (cases/ also holds gomatrix's own, run by the default matrix).
+SEED_CASES = ("array", "makeslice", "sliceappend")
+SEED_ARGS = ("--versions", ",".join(TEST_VERSIONS), "--arches", "amd64,arm64", "--cases", ",".join(SEED_CASES),
+             "--benchtime", "100ms", "--count", "3", "--force")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ def test_cell_round_trip_holds_the_required_fields(tmp_path: Path) -> None:
     assert doc["go_version"] == "go1.24.11" and doc["arch"] == "amd64" and doc["status"] == "ok"
     assert doc["go_version_line"] == "go version go1.24.11 linux/amd64"
     assert doc["image"]["architecture"] == "amd64"
-    assert [s["name"] for s in doc["timings"]["steps"]] == ["version", "env", "prepare", "compile", "bench"]
+    assert [s["name"] for s in doc["timings"]["steps"]] == ["version", "env", "prepare", "compile", "bench", "exact"]
     assert (run_dir / doc["raw"]["bench"]).read_text().startswith("goos: linux")
     assert {b["name"] for b in doc["benchmarks"]} == {"BenchmarkEaArray1", "BenchmarkEaArray2"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from gomatrix.config import cli_overrides, load_config
 from gomatrix.hostrunner import HostRunner
 from gomatrix.plan import plan_cells
 from gomatrix.toolchains import GoBinProvider, LocalProvider
-from tests.conftest import ROOT, TEST_VERSIONS, invoke, load_cells, only_run_dir
+from tests.conftest import FIXTURE_CASES, ROOT, TEST_VERSIONS, invoke, load_cells, only_run_dir
 
 
 def test_host_cells_record_runner_and_toolchain(host_seed_run: Path) -> None:
@@ -119,3 +120,50 @@ def test_full_emulation_on_the_host_agrees_with_cross(host_seed_run: Path, tmp_p
         assert cell["toolchain"]["sha256"] != cross[key]["toolchain"]["sha256"]  # the aarch64 wheel
         assert _allocs(cell) == _allocs(cross[key]), key
         assert _verdicts(cell) == _verdicts(cross[key]), key
+
+
+def test_exact_counts_and_verdict_checks_for_real(tmp_path: Path) -> None:
+    """Issue 8's acceptance with real toolchains: go1.24.11 and go1.25.5, amd64 and arm64 (QEMU)."""
+    result = invoke("matrix", "--runner", "host", "--versions", "1.24.11,1.25.5", "--arches", "amd64,arm64",
+                    "--cases", "makevar,appendloop", "--benchtime", "100ms", "--count", "3", "--force",
+                    "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)
+    report = json.loads((run_dir / "report.json").read_text())
+    makevar = next(c for c in report["cases"] if c["name"] == "makevar")
+    checks = {(b["name"], column): r["check"] for b in makevar["benchmarks"] for column, r in b["results"].items()}
+    for arch in ("amd64", "arm64"):
+        for name in ("BenchmarkMakeVar16", "BenchmarkMakeVar64"):  # go1.24: heap and 1 alloc, both
+            old = checks[(name, f"go1.24.11 {arch}")]
+            assert old["verdict"] == "agrees" and abs(old["allocs_per_op"] - 1) < 0.02
+            assert [s["verdict"] for s in old["sites"]] == ["heap"]
+        assert checks[("BenchmarkMakeVar16", f"go1.25.5 {arch}")]["verdict"] == "agrees"
+        assert checks[("BenchmarkMakeVar64", f"go1.25.5 {arch}")]["verdict"] == "compiler says stack but it allocates"
+    assert {(d["benchmark"], d["when"], tuple(d["arches"])) for d in report["disagreements"]
+            if d["case"] == "makevar"} == {("BenchmarkMakeVar64", "from go1.25.5", ("amd64", "arm64"))}
+    appendloop = next(c for c in report["cases"] if c["name"] == "appendloop")
+    varied = next(b for b in appendloop["benchmarks"] if b["name"] == "BenchmarkAppendVaried")
+    for arch in ("amd64", "arm64"):
+        measured = varied["results"][f"go1.25.5 {arch}"]
+        assert measured["allocs_per_op"] == 2 and abs(measured["exact_allocs_per_op"] - 2.625) < 0.001
+    markdown = (run_dir / "report.md").read_text()
+    assert "**2.625** allocs" in markdown
+    assert "**compiler says stack but it allocates**: makevar, `BenchmarkMakeVar64` from go1.25.5 (amd64, arm64)" \
+        in markdown
+
+
+def test_a_benchmark_the_scan_misreads_costs_only_the_exact_counts(tmp_path: Path) -> None:
+    """A benchmark in a block comment: the generated file does not compile, the case is compiled without it."""
+    result = invoke("matrix", "--runner", "host", "--versions", "1.24.11", "--arches", "amd64", "--cases-dir",
+                    str(FIXTURE_CASES), "--cases", "commented", "--benchtime", "50ms", "--count", "1", "--force",
+                    "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)
+    cell = load_cells(run_dir)["commented--go1.24.11--amd64"]
+    assert cell["status"] == "ok", cell["reason"]
+    live = cell["benchmarks"][0]
+    assert live["name"] == "BenchmarkLive" and live["allocs_per_op"] == 1 and live["exact"] is None
+    assert live["check"]["exact"] is False and live["check"]["verdict"] == "agrees"
+    assert [s["name"] for s in cell["timings"]["steps"]] == ["version", "env", "prepare", "compile", "compile", "bench"]
+    rejected = (run_dir / cell["raw"]["exact_compile"]).read_text()
+    assert "undefined: BenchmarkRetired" in rejected

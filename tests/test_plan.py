@@ -19,10 +19,10 @@ def seed_cells(versions: str = "1.21,1.22,1.23,1.24,1.25,1.26,1.27") -> list[Cel
 
 def test_plan_is_every_version_arch_case() -> None:
     cells = seed_cells("1.23.9,1.24.11")
-    assert len(cells) == 12
-    assert cells[0].key == "array--go1.23.9--amd64"
+    assert len(cells) == 20  # 2 versions x 2 arches x 5 cases
+    assert cells[0].key == "appendloop--go1.23.9--amd64"
     assert cells[0].image_ref == "golang:1.23.9" and cells[0].platform == "linux/amd64"
-    assert len({c.key for c in cells}) == 12
+    assert len({c.key for c in cells}) == 20
 
 
 def test_shards_partition_the_cells_deterministically_and_balanced() -> None:
