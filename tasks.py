@@ -39,8 +39,8 @@ def _user_errors(action: Callable[[], T]) -> T:
     "timeout": "seconds per cell",
     "runner": "auto (Docker if a daemon answers and images can be pulled, else host), docker, or host",
     "jobs": "cells (or container groups) at once; 0: the number of cores",
-    "emulation": "foreign arch: full (its own image/toolchain under QEMU), cross (native compiler, QEMU runs "
-                 "only the test binary), auto (full in containers, cross on the host)",
+    "emulation": "foreign arch: full (its own image/toolchain under QEMU), cross (native compiler; QEMU runs "
+                 "only the test binary, in containers in the arch's own image), auto (cross)",
     "isolation": "docker: group (one container per image and platform) or cell (one per cell)",
     "force": "run every cell even if the result cache has it",
     "resume": "an interrupted run's directory: run only its missing cells, into it (pass the same options)",

@@ -93,7 +93,7 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
     engine = DockerEngine.connect()
     work = Path(tempfile.mkdtemp(prefix="gomatrix-bench-"))
     seed = ["--runner", "docker", "--image", image, "--versions", ",".join(versions), "--arches", "amd64,arm64",
-            "--benchtime", "100ms", "--count", "3"]
+            "--cases", "array,makeslice,sliceappend", "--benchtime", "100ms", "--count", "3"]
 
     def cold() -> Path:
         """A fresh result cache and no GOCACHE volumes: nothing is reused."""

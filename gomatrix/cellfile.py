@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gomatrix.config import BenchSettings
+from gomatrix.engine import ImageInfo
 from gomatrix.errors import CellFileError
 from gomatrix.exact import cross_check, linked_ranges, parse_exact
 from gomatrix.files import write_json_atomic
@@ -18,6 +19,7 @@ from gomatrix.schemas import validate
 SCHEMA_VERSION = 2
 RAW_FILES = {
     "go_version": "go-version.txt",
+    "build_go_version": "build-go-version.txt",  # docker cross: the compiling image's go version
     "go_env": "go-env.txt",
     "prepare": "prepare.txt",
     "escape": "escape.txt",
@@ -94,10 +96,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         for key, name in RAW_FILES.items()
         if (raw_dir / name).exists()
     }
-    image = None
-    if outcome.image is not None:
-        image = {"ref": outcome.image.ref, "id": outcome.image.id, "digest": outcome.image.digest,
-                 "architecture": outcome.image.architecture}
+    image = _image_doc(outcome.image)
     toolchain = None
     if outcome.toolchain is not None:
         toolchain = {"version": outcome.toolchain.version, "source": outcome.toolchain.source,
@@ -114,6 +113,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         "emulated": outcome.emulated,
         "strategy": outcome.strategy,
         "image": image,
+        "build_image": _image_doc(outcome.build_image),
         "toolchain": toolchain,
         "status": status,
         "reason": reason,
@@ -125,6 +125,12 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         "raw": raw,
         "cache": {"key": None, "hit": False},
     }
+
+
+def _image_doc(image: ImageInfo | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    return {"ref": image.ref, "id": image.id, "digest": image.digest, "architecture": image.architecture}
 
 
 def write_benchstat(doc: dict[str, Any], raw_dir: Path, run_dir: Path) -> None:
@@ -179,9 +185,10 @@ def migrate_cell(doc: dict[str, Any]) -> dict[str, Any]:
     """An older cell document in the current schema (docs/SCHEMAS.md describes each step).
 
     1 -> 2: each benchmark gains exact (the exact totals), linked (its source ranges) and check (verdict
-    against measurement); a version 1 file recorded none of them, so all three are null.
+    against measurement); a version 1 file recorded none of them, so all three are null. The cell gains
+    build_image (docker cross: the image that compiled it), null: version 1 compiled in the cell's image.
     """
     if doc["schema_version"] == 1:
-        doc = {**doc, "schema_version": 2,
+        doc = {**doc, "schema_version": 2, "build_image": None,
                "benchmarks": [{**b, "exact": None, "linked": None, "check": None} for b in doc["benchmarks"]]}
     return doc

@@ -10,7 +10,8 @@
 #   ROOT/out       raw outputs written here, steps.tsv (name, exit, start, end) and exit (the code)
 # Environment: GOMATRIX_BENCHTIME, GOMATRIX_COUNT, GOCACHE (optional);
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
-#   GOMATRIX_EXEC: a command that runs the test binary (e.g. qemu-aarch64-static without binfmt).
+#   GOMATRIX_EXEC: a command that runs the test binary (e.g. qemu-aarch64-static without binfmt);
+#   GOMATRIX_PHASE: all, build or run (see below: cross in containers builds and runs in two images).
 # Exit (per cell, in ROOT/out/exit; the script exits with the last one):
 #   0 all steps ran; 10 go missing; 20 case did not compile; 30 benchmarks failed; 40 killed at
 #   GOMATRIX_CELL_TIMEOUT (ROOT/out/oom exists when the kernel killed a process for memory meanwhile).
@@ -151,21 +152,43 @@ exact() {
 
 finish() {
 	echo "$1" > "$out/exit"
+	# Only the build phase hands its binary on; otherwise it would be copied out of the container for nothing.
+	[ "${phase:-all}" = build ] || rm -f "$root/case.test"
 	exit "$1"
 }
 
-step version go-version.txt go version || finish 10
-step env go-env.txt go env GOOS GOARCH GOVERSION || finish 10
-step prepare prepare.txt prepare || finish 20
-add_exact
-if ! step compile escape.txt compile; then
-	drop_exact || finish 20
-	step compile escape.txt compile || finish 20
+# GOMATRIX_PHASE: all (default); build: compile only (the native image cross-compiling for
+# GOMATRIX_GOARCH), leaving ROOT/case.test and, if the exact-count files went in, out/exact-built;
+# run: the target image's go version and go env, then the given ROOT/case.test (ROOT/exact-built
+# says whether it holds the exact-count test).
+phase=${GOMATRIX_PHASE:-all}
+if [ "$phase" = build ]; then
+	step build-version build-go-version.txt go version || finish 10
+else
+	step version go-version.txt go version || finish 10
+	step env go-env.txt go env GOOS GOARCH GOVERSION || finish 10
+fi
+if [ "$phase" = run ]; then
+	step prepare prepare.txt sh -c "cp -R '$root/case/.' '$work/' && chmod -R u+w '$work'" || finish 20
+else
+	step prepare prepare.txt prepare || finish 20
+	add_exact
+	if ! step compile escape.txt compile; then
+		drop_exact || finish 20
+		step compile escape.txt compile || finish 20
+	fi
+	if ls "$work"/gomatrix_exact_*_test.go > /dev/null 2>&1; then
+		: > "$root/exact-built"
+	fi
+fi
+if [ "$phase" = build ]; then
+	[ -f "$root/exact-built" ] && : > "$out/exact-built"
+	finish 0
 fi
 if [ -x "$root/case.test" ]; then
 	step bench bench.txt bench || finish 30
 	# Not fatal: without it the cell keeps go test's truncated allocs/op.
-	if ls "$work"/gomatrix_exact_*_test.go > /dev/null 2>&1; then
+	if [ -f "$root/exact-built" ]; then
 		step exact exact.txt exact
 	fi
 fi

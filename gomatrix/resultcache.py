@@ -96,9 +96,10 @@ def _outcome_to_json(outcome: CellOutcome) -> dict[str, Any]:
 
 def _outcome_from_json(data: dict[str, Any]) -> CellOutcome:
     image = ImageInfo(**data["image"]) if data.get("image") else None
+    build_image = ImageInfo(**data["build_image"]) if data.get("build_image") else None
     toolchain = None
     if data.get("toolchain"):
         raw = dict(data["toolchain"])
         raw["goroot"] = Path(raw["goroot"])
         toolchain = Toolchain(**raw)
-    return CellOutcome(**{**data, "image": image, "toolchain": toolchain})
+    return CellOutcome(**{**data, "image": image, "build_image": build_image, "toolchain": toolchain})

