@@ -90,8 +90,10 @@ def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_d
     groups: dict[str, list[_Pending]] = {}
     for item in pending:
         groups.setdefault(runner.group_key(item.cell), []).append(item)
-    # Slowest first (emulated toolchains, then big groups) so that parallel workers finish together.
-    ordered = sorted(groups.values(), key=lambda g: (runner.strategy(g[0].cell) != "full", -len(g)))
+    # Slowest first (emulated toolchains, then emulated test binaries, then big groups) so that parallel
+    # workers finish together.
+    slowness = {"full": 0, "cross": 1}
+    ordered = sorted(groups.values(), key=lambda g: (slowness.get(runner.strategy(g[0].cell), 2), -len(g)))
 
     stop = stop or threading.Event()
 
