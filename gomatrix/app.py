@@ -21,7 +21,7 @@ from gomatrix.cases import Case, discover_cases
 from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell
 from gomatrix.config import MatrixConfig
 from gomatrix.emulation import host_arch
-from gomatrix.engine import LABEL, OWNER_LABEL, RUN_LABEL, DockerEngine
+from gomatrix.engine import LABEL, OWNER_LABEL, RUN_LABEL, SCRATCH_LABEL, DockerEngine
 from gomatrix.errors import CellFileError, ConfigError, EngineUnavailable, ImageError, Interrupted
 from gomatrix.files import write_atomic, write_json_atomic
 from gomatrix.history import changes_since, find_previous_report, load_report, run_dirs, write_index
@@ -389,6 +389,12 @@ def clean(*, run: str = "", volumes: bool = False, everything: bool = False, log
         if engine.remove_container(container.id):
             removed.append(what)
             log(f"gomatrix: removed {what}")
+    # A container's scratch volume goes with it, unless the container was removed without its volumes
+    # (docker rm without -v): such orphans are never shared, so they go whenever they are not in use.
+    for name in engine.labelled_volumes(f"{RUN_LABEL}={run}" if run else f"{SCRATCH_LABEL}=1"):
+        if engine.remove_volume(name):
+            removed.append(f"volume {name}")
+            log(f"gomatrix: removed scratch volume {name}")
     if volumes and not run:
         for name in engine.labelled_volumes(LABEL):
             if engine.remove_volume(name):
