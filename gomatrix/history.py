@@ -157,6 +157,10 @@ def _column_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[s
     arches_now = {a for arches in now.values() for a in arches}
     out += [f"New architecture {md_text(arch)}" for arch in sorted(arches_now - arches_before)]
     out += [f"Architecture {md_text(arch)} is no longer in the matrix" for arch in sorted(arches_before - arches_now)]
+    cases_before = {case["name"] for case in previous["cases"]}
+    cases_now = {case["name"] for case in current["cases"]}
+    out += [f"New case {md_code(name)}" for name in sorted(cases_now - cases_before)]
+    out += [f"Case {md_code(name)} is no longer in the matrix" for name in sorted(cases_before - cases_now)]
     return out
 
 

@@ -193,3 +193,11 @@ def test_write_index(reports: dict[str, dict[str, Any]], tmp_path: Path) -> None
 def test_write_index_without_runs(tmp_path: Path) -> None:
     path = write_index(tmp_path)
     assert "No runs with a valid report yet." in path.read_text(encoding="utf-8")
+
+
+def test_a_new_case_is_listed(tmp_path: Path) -> None:
+    seed = [recorded_cell("1.24.11", case, tmp_path) for case in SEED]
+    own = recorded_cell("1.24.11", "makevar", tmp_path)
+    before, after = report_of(seed), report_of([*seed, own])
+    assert changes_since(before, after) == ["New case `makevar`"]
+    assert changes_since(after, before) == ["Case `makevar` is no longer in the matrix"]
