@@ -9,7 +9,7 @@ from typing import Any
 from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
 from gomatrix.errors import CellFileError
-from gomatrix.exact import cross_check, linked_ranges, parse_exact
+from gomatrix.exact import case_functions, cross_check, linked_ranges, parse_exact
 from gomatrix.files import write_json_atomic
 from gomatrix.parse import parse_bench, parse_escapes, summarize
 from gomatrix.plan import Cell
@@ -68,11 +68,11 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         for s in parse_escapes(_read(raw_dir / "escape.txt"), cell.case.go_files)
     ]
     exact = parse_exact(_read(raw_dir / "exact.txt"))
-    sources = {name: _read(cell.case.path / name) for name in cell.case.go_files}
+    funcs = case_functions({name: _read(cell.case.path / name) for name in cell.case.go_files})
     benchmarks = []
     for summary in summarize(parse_bench(_read(raw_dir / "bench.txt")).samples):
         count = exact.get(summary.name)
-        linked = linked_ranges(summary.name, sources) or None
+        linked = linked_ranges(summary.name, funcs) or None
         measured = count.allocs_per_op if count is not None else summary.allocs_per_op
         benchmarks.append({
             "name": summary.name,

@@ -166,11 +166,15 @@ def parse_exact(text: str) -> dict[str, ExactCount]:
     return out
 
 
-def linked_ranges(benchmark: str, sources: Mapping[str, str]) -> list[dict[str, Any]]:
+def case_functions(sources: Mapping[str, str]) -> list[Function]:
+    """Every top-level function of the case's files (not of the generated ones)."""
+    return [f for name, text in sorted(sources.items()) if not name.startswith(EXACT_PREFIX)
+            for f in functions(name, text)]
+
+
+def linked_ranges(benchmark: str, funcs: list[Function]) -> list[dict[str, Any]]:
     """Line ranges whose allocation sites belong to the benchmark: its own function and, transitively,
     the case's functions it calls by name (inlined helpers report their sites at their own lines)."""
-    funcs = [f for name, text in sorted(sources.items()) if not name.startswith(EXACT_PREFIX)
-             for f in functions(name, text)]
     by_name: dict[str, list[Function]] = {}
     for func in funcs:
         by_name.setdefault(func.name, []).append(func)

@@ -15,6 +15,7 @@ from gomatrix.exact import (
     AGREES,
     HEAP_BUT_NONE,
     STACK_BUT_ALLOCATES,
+    case_functions,
     cross_check,
     functions,
     generated_files,
@@ -66,11 +67,12 @@ def test_functions_and_linked_ranges_follow_calls_into_the_case() -> None:
                for name in ("appendloop.go", "appendloop_test.go")}
     found = {f.name: (f.file, f.first_line, f.last_line) for f in functions("appendloop.go", sources["appendloop.go"])}
     assert found == {"collect": ("appendloop.go", 8, 14), "main": ("appendloop.go", 16, 18)}
-    ranges = linked_ranges("BenchmarkCollectVaried", sources)
+    funcs = case_functions(sources)
+    ranges = linked_ranges("BenchmarkCollectVaried", funcs)
     assert [(r["function"], r["file"]) for r in ranges] == [
         ("BenchmarkCollectVaried", "appendloop_test.go"), ("collect", "appendloop.go")]
-    assert [r["function"] for r in linked_ranges("BenchmarkAppendVaried", sources)] == ["BenchmarkAppendVaried"]
-    assert linked_ranges("BenchmarkMissing", sources) == []
+    assert [r["function"] for r in linked_ranges("BenchmarkAppendVaried", funcs)] == ["BenchmarkAppendVaried"]
+    assert linked_ranges("BenchmarkMissing", funcs) == []
 
 
 def test_cross_check_classifies_all_three_ways() -> None:
