@@ -421,8 +421,8 @@ def _check_cell(result: dict[str, Any] | None, status: str) -> str:
     if check is None:
         return status if status != "ok" else "–"
     if check["verdict"] == AGREES:
-        heap = any(site["verdict"] == "heap" for site in check["sites"])
-        return "✓ heap" if heap else ("✓ no allocation" if check["allocs_per_op"] < 0.5 else "✓")
+        # agrees: heap sites and allocations, or neither
+        return "✓ heap" if any(site["verdict"] == "heap" for site in check["sites"]) else "✓ no allocation"
     return f"**{_CHECK_MARKS[check['verdict']]} {fmt_allocs(check['allocs_per_op'])}**"
 
 
