@@ -250,7 +250,8 @@ class DockerRunner:
         built: dict[str, bytes] = {}
         results = self._run_phase(build_image, items, "build", built, outcome, start)
         ready = [item for item in items if item[1].key in built]
-        results.update(self._run_phase(run_image, ready, "run", built, outcome, start))
+        if ready:  # none when every cell failed to compile
+            results.update(self._run_phase(run_image, ready, "run", built, outcome, start))
         return results
 
     def _run_phase(self, image: ImageInfo, items: list[tuple[int, Cell, Path]], phase: str,
