@@ -163,3 +163,16 @@ def test_cross_compiled_arm64_cells_agree_with_the_arm64_image(docker_seed_run: 
             b["name"]: b["check"]["verdict"] for b in crossed["benchmarks"]}
         assert {(e["file"], e["line"], e["subject"], e["verdict"]) for e in cell["escapes"]} == {
             (e["file"], e["line"], e["subject"], e["verdict"]) for e in crossed["escapes"]}
+
+
+def test_a_cross_cell_that_does_not_compile_fails_with_the_message(registry_images: str, tmp_path: Path) -> None:
+    """The amd64 image compiles for arm64 and the compiler refuses: the cell fails there, no arm64 container runs."""
+    result = invoke("matrix", "--image", registry_images, "--versions", "1.23.9", "--arches", "arm64",
+                    "--cases-dir", str(FIXTURE_CASES), "--cases", "newonly", "--force", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    cell = load_cells(only_run_dir(tmp_path))["newonly--go1.23.9--arm64"]
+    assert (cell["status"], cell["strategy"]) == ("failed", "cross")
+    assert "b.Loop undefined" in cell["reason"]
+    assert cell["build_image"]["architecture"] == "amd64"
+    log = (only_run_dir(tmp_path) / cell["raw"]["driver_log"]).read_text()
+    assert "== build in" in log and "== run in" not in log
