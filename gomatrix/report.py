@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tabulate import tabulate
@@ -426,6 +426,16 @@ def _check_cell(result: dict[str, Any] | None, status: str) -> str:
     return f"**{_CHECK_MARKS[check['verdict']]} {fmt_allocs(check['allocs_per_op'])}**"
 
 
+def _benchmark_table(report: dict[str, Any], case: dict[str, Any], header: list[str],
+                     cell: Callable[[dict[str, Any] | None, str], str]) -> str:
+    """Rows: the case's benchmarks; columns: version x arch; each cell drawn by `cell` from its result."""
+    rows = [[md_code(b["name"]),
+             *[cell(b["results"].get(col["id"]), _status_of(report, case["name"], col["id"]))
+               for col in report["columns"]]]
+            for b in case["benchmarks"]]
+    return str(tabulate(rows, headers=["benchmark", *header], tablefmt="github"))
+
+
 def render_markdown(report: dict[str, Any], *, link_prefix: str = "") -> str:
     """The report as GitHub-flavoured markdown (tables by tabulate); link_prefix goes before relative links
     (plots) when the markdown is placed elsewhere than the run directory (reports/latest.md)."""
@@ -509,19 +519,11 @@ def render_markdown(report: dict[str, Any], *, link_prefix: str = "") -> str:
                     "median where that is missing) · ns/op median [min–max] over the samples. ns/op is "
                     "compared with the previous version on the same native arch (Mann-Whitney U, α = 0.05): "
                     "\"~\" not significant, else the change of the median; † emulated, not compared.", ""]
-            rows = [[md_code(b["name"]),
-                     *[_bench_cell(b["results"].get(col["id"]), _status_of(report, case["name"], col["id"]))
-                       for col in columns]]
-                    for b in case["benchmarks"]]
-            out += [tabulate(rows, headers=["benchmark", *header], tablefmt="github"), ""]
+            out += [_benchmark_table(report, case, header, _bench_cell), ""]
             out += ["### Compiler vs measurement", "",
                     "✓ the escape verdicts of the benchmark's sites agree with what it allocates; ⚠️ they do "
                     "not (with the measured allocs/op).", ""]
-            rows = [[md_code(b["name"]),
-                     *[_check_cell(b["results"].get(col["id"]), _status_of(report, case["name"], col["id"]))
-                       for col in columns]]
-                    for b in case["benchmarks"]]
-            out += [tabulate(rows, headers=["benchmark", *header], tablefmt="github"), ""]
+            out += [_benchmark_table(report, case, header, _check_cell), ""]
         if case["sites"]:
             out += ["### Escape analysis", "",
                     "Verdict of `-gcflags=-m=2` per allocation site, with the compiler's reason for heap "
