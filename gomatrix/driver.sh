@@ -144,7 +144,7 @@ bench() {
 
 # testing.Benchmark on every benchmark, once, with the same benchtime: exact totals, not truncated.
 # GOMAXPROCS=1: with more Ps the runtime's background GC work adds its own allocations to the count
-# (100 ops of a 10 MiB array counted 106-111 at GOMAXPROCS=2, exactly 100 at 1).
+# (100 ops of a 10 MiB array counted 106-111 at GOMAXPROCS=2, 100 or 101 at 1).
 exact() {
 	cd "$work" && GOMAXPROCS=1 ${GOMATRIX_EXEC:-} "$root/case.test" -test.run '^TestGomatrixExact[0-9]+$' \
 		-test.benchtime "$benchtime"
