@@ -214,32 +214,31 @@ class DockerRunner:
 
     def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
         started, start = utc_now(), time.monotonic()
-        images: dict[str, ImageInfo] = {}
 
         def outcome(cell: Cell, status: str, reason: str, image: ImageInfo | None, total: float) -> CellOutcome:
+            build = self._build_image(cell)
             return CellOutcome(status=status, reason=reason, runner=self.name,
                                emulated=cell.arch != self._native, image=image,
                                total_s=round(total, 3), started_at=started, strategy=self.strategy(cell),
-                               build_image=images.get("build"))
+                               build_image=build if isinstance(build, ImageInfo) else None)
 
         results: dict[int, CellOutcome] = {}
-        runnable: list[int] = []
-        for index, cell in enumerate(cells):
+        items: list[tuple[int, Cell, Path]] = []
+        run_image: ImageInfo | None = None
+        build_image: ImageInfo | None = None
+        for index, (cell, raw_dir) in enumerate(zip(cells, raw_dirs, strict=True)):
             prepared, build = self._image(cell), self._build_image(cell)
             if isinstance(prepared, tuple):
                 results[index] = outcome(cell, *prepared, None, 0.0)
             elif isinstance(build, tuple):
                 results[index] = outcome(cell, build[0], f"cannot cross-compile: {build[1]}", prepared, 0.0)
-            else:
-                images["run"] = prepared
-                if build is not None:
-                    images["build"] = build
-                runnable.append(index)
-        items = [(i, cells[i], raw_dirs[i]) for i in runnable]
-        if items and "build" in images:
-            results.update(self._run_cross(images["build"], images["run"], items, outcome, start))
-        elif items:
-            results.update(self._run_phase(images["run"], items, "all", {}, outcome, start))
+            else:  # one group: every cell has the same images
+                run_image, build_image = prepared, build
+                items.append((index, cell, raw_dir))
+        if run_image is not None and build_image is not None:
+            results.update(self._run_cross(build_image, run_image, items, outcome, start))
+        elif run_image is not None:
+            results.update(self._run_phase(run_image, items, "all", {}, outcome, start))
         return [results[i] for i in range(len(cells))]
 
     def _run_cross(self, build_image: ImageInfo, run_image: ImageInfo, items: list[tuple[int, Cell, Path]],
