@@ -20,7 +20,7 @@ from tabulate import tabulate
 from gomatrix.errors import GomatrixError
 from gomatrix.exact import allocs_equal
 from gomatrix.files import write_atomic
-from gomatrix.report import NO_DIAGNOSTIC, fmt_allocs, md_code, md_text, snapped_allocs, version_key
+from gomatrix.report import base_verdict, fmt_allocs, md_code, md_text, snapped_allocs, version_key
 from gomatrix.schemas import validate
 
 FIRST_RUN = "First run: nothing to compare with."
@@ -226,13 +226,9 @@ def _holds(value: bool) -> str:
     return "holds" if value else "fails"
 
 
-def _base_verdict(verdict: str) -> str:
-    return "stack" if verdict == NO_DIAGNOSTIC else verdict
-
-
 def _site_verdicts(report: dict[str, Any], case: str) -> dict[tuple[str, int, str], dict[str, str]]:
     sites = _cases(report).get(case, {}).get("sites", [])
-    return {(s["file"], s["line"], s["subject"]): {col: _base_verdict(v["verdict"]) for col, v in s["verdicts"].items()}
+    return {(s["file"], s["line"], s["subject"]): {col: base_verdict(v["verdict"]) for col, v in s["verdicts"].items()}
             for s in sites}
 
 

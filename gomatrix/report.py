@@ -32,7 +32,8 @@ def _cell_version(cell: dict[str, Any]) -> str:
     return str(cell["go_version"] or f"go{cell['planned']['version']}")
 
 
-def _base_verdict(verdict: str | None) -> str | None:
+def base_verdict(verdict: str) -> str:
+    """stack or heap: "stack (no diagnostic)" is on the stack."""
     return "stack" if verdict == NO_DIAGNOSTIC else verdict
 
 
@@ -89,9 +90,8 @@ def _claim_results(claim: Any, case_cells: list[tuple[str, dict[str, Any]]], sit
             results[col] = None
             continue
         if claim.site is not None:
-            verdicts = [_base_verdict(s["verdicts"].get(col, {}).get("verdict")) for s in sites
+            verdicts = [s["verdicts"].get(col, {}).get("verdict") for s in sites
                         if s["file"] == claim.site.file and s["line"] == claim.site.line]
-            verdicts = [v for v in verdicts if v is not None]
             # No heap message at that line means nothing there went to the heap.
             verdict = "heap" if "heap" in verdicts else "stack"
             results[col] = verdict == claim.expect
@@ -255,7 +255,7 @@ def build_report(cells: Iterable[dict[str, Any]], cases: Sequence[Case], *, gene
                            "changes": [c["text"] + f" ({', '.join(c['arches'])})" for c in claim_changes]})
             changes.extend(claim_changes)
         for site in sites:
-            values = {k: _base_verdict(v["verdict"]) for k, v in site["verdicts"].items()}
+            values = {k: base_verdict(v["verdict"]) for k, v in site["verdicts"].items()}
             label = f"{site['file']}:{site['line']} {site['subject']}"
             changes.extend(_changes(name, columns, arches, label, values, "escape"))
         for bench in benchmarks:
