@@ -10,7 +10,7 @@ from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
 from gomatrix.errors import CellFileError
 from gomatrix.exact import case_functions, cross_check, linked_ranges, parse_exact
-from gomatrix.files import write_json_atomic
+from gomatrix.files import read_or_empty, write_json_atomic
 from gomatrix.parse import parse_bench, parse_escapes, summarize
 from gomatrix.plan import Cell
 from gomatrix.runner import CellOutcome
@@ -31,13 +31,6 @@ RAW_FILES = {
 }
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
 def _steps(text: str) -> list[dict[str, Any]]:
     steps = []
     for line in text.splitlines():
@@ -55,8 +48,8 @@ def _steps(text: str) -> list[dict[str, Any]]:
 def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_dir: Path,
                run_dir: Path) -> dict[str, Any]:
     """The cell document; benchmarks and escapes are parsed from the raw outputs that exist."""
-    version_line = _read(raw_dir / "go-version.txt").strip() or None
-    env = _read(raw_dir / "go-env.txt").split()
+    version_line = read_or_empty(raw_dir / "go-version.txt").strip() or None
+    env = read_or_empty(raw_dir / "go-env.txt").split()
     goarch = env[1] if len(env) >= 2 and env[1] in ("amd64", "arm64") else cell.arch
     goversion = env[2] if len(env) >= 3 and env[2].startswith("go") else None
     status, reason = outcome.status, outcome.reason
@@ -65,12 +58,12 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     escapes = [
         {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
          "verdict": s.verdict, "reason": s.reason}
-        for s in parse_escapes(_read(raw_dir / "escape.txt"), cell.case.go_files)
+        for s in parse_escapes(read_or_empty(raw_dir / "escape.txt"), cell.case.go_files)
     ]
-    exact = parse_exact(_read(raw_dir / "exact.txt"))
-    funcs = case_functions({name: _read(cell.case.path / name) for name in cell.case.go_files})
+    exact = parse_exact(read_or_empty(raw_dir / "exact.txt"))
+    funcs = case_functions({name: read_or_empty(cell.case.path / name) for name in cell.case.go_files})
     benchmarks = []
-    for summary in summarize(parse_bench(_read(raw_dir / "bench.txt")).samples):
+    for summary in summarize(parse_bench(read_or_empty(raw_dir / "bench.txt")).samples):
         count = exact.get(summary.name)
         linked = linked_ranges(summary.name, funcs) or None
         measured = count.allocs_per_op if count is not None else summary.allocs_per_op
@@ -121,7 +114,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         "benchmarks": benchmarks,
         "escapes": escapes,
         "timings": {"total_s": outcome.total_s, "started_at": outcome.started_at,
-                    "steps": _steps(_read(raw_dir / "steps.tsv"))},
+                    "steps": _steps(read_or_empty(raw_dir / "steps.tsv"))},
         "raw": raw,
         "cache": {"key": None, "hit": False},
     }

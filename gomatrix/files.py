@@ -1,4 +1,5 @@
-"""One way to write a file so that a crash leaves the old file or the new one, never half of one."""
+"""Files: one way to write them atomically (a crash leaves the old file or the new one, never half
+of one), and one way to read a raw output that may be missing."""
 
 from __future__ import annotations
 
@@ -27,3 +28,11 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 
 def write_json_atomic(doc: Any, path: Path) -> None:
     write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_or_empty(path: Path) -> str:
+    """A raw output's text, "" when it does not exist (a step that never ran); bad bytes replaced."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -33,6 +33,7 @@ from gomatrix.engine import (
 )
 from gomatrix.errors import ImageError
 from gomatrix.exact import generated_for_case
+from gomatrix.files import read_or_empty
 from gomatrix.parse import compiler_errors
 from gomatrix.plan import Cell
 from gomatrix.toolchains import Toolchain
@@ -96,13 +97,6 @@ def _tail(text: str, lines: int = 6) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
 def read_exit(raw_dir: Path) -> int | None:
     """driver.sh's exit code for the cell (ROOT/out/exit), None if it never finished."""
     try:
@@ -116,18 +110,19 @@ def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str)
     if exit_code == 0:
         return "ok", ""
     if exit_code == DRIVER_COMPILE:
-        errors = compiler_errors(_read(raw_dir / "escape.txt"), cell.case.go_files) or _tail(
-            _read(raw_dir / "prepare.txt"))
+        errors = compiler_errors(read_or_empty(raw_dir / "escape.txt"), cell.case.go_files) or _tail(
+            read_or_empty(raw_dir / "prepare.txt"))
         return "failed", f"{COMPILE_FAILURE} with {label}: {errors}"
     if exit_code == DRIVER_TIMEOUT:
-        return "timeout", f"the cell ran longer than {_read(raw_dir / 'timed-out').strip() or '?'} s and was killed"
+        limit = read_or_empty(raw_dir / "timed-out").strip() or "?"
+        return "timeout", f"the cell ran longer than {limit} s and was killed"
     if (raw_dir / "oom").exists():
         return "failed", (f"out of memory: a process of the cell hit the memory limit and was killed "
-                          f"(with {label}): {_tail(_read(raw_dir / 'bench.txt'), 3)}")
+                          f"(with {label}): {_tail(read_or_empty(raw_dir / 'bench.txt'), 3)}")
     if exit_code == DRIVER_BENCH:
-        return "failed", f"the benchmarks failed with {label}: {_tail(_read(raw_dir / 'bench.txt'))}"
+        return "failed", f"the benchmarks failed with {label}: {_tail(read_or_empty(raw_dir / 'bench.txt'))}"
     if exit_code == DRIVER_TOOLCHAIN:
-        return "failed", f"no usable go toolchain in {label}: {_tail(_read(raw_dir / 'go-version.txt'))}"
+        return "failed", f"no usable go toolchain in {label}: {_tail(read_or_empty(raw_dir / 'go-version.txt'))}"
     return "failed", f"the driver exited with {exit_code}"
 
 
@@ -354,17 +349,17 @@ class DockerRunner:
 
 def _collect(out: Path, raw_dir: Path, *, appending: bool) -> None:
     """Copy a phase's outputs into the cell's raw directory; a later phase adds its steps to steps.tsv."""
-    earlier = _read(raw_dir / "steps.tsv") if appending else ""
+    earlier = read_or_empty(raw_dir / "steps.tsv") if appending else ""
     if out.is_dir():
         shutil.copytree(out, raw_dir, dirs_exist_ok=True)
     if earlier:
-        (raw_dir / "steps.tsv").write_text(earlier + _read(raw_dir / "steps.tsv"), encoding="utf-8")
+        (raw_dir / "steps.tsv").write_text(earlier + read_or_empty(raw_dir / "steps.tsv"), encoding="utf-8")
 
 
 def _steps_seconds(raw_dir: Path) -> float:
     """Wall time of the driver's steps for one cell (from steps.tsv)."""
     starts, ends = [], []
-    for line in _read(raw_dir / "steps.tsv").splitlines():
+    for line in read_or_empty(raw_dir / "steps.tsv").splitlines():
         parts = line.split("\t")
         if len(parts) == 4:
             try:
