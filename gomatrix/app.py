@@ -28,7 +28,7 @@ from gomatrix.history import changes_since, find_previous_report, load_report, r
 from gomatrix.hostrunner import HostRunner
 from gomatrix.merging import PLAN_FILE, collect
 from gomatrix.plan import Cell, plan_cells, select_shard
-from gomatrix.plots import PLOTS_DIR, write_case_plots
+from gomatrix.plots import PLOTS_DIR, import_drawing_in_background, write_case_plots
 from gomatrix.progress import Progress
 from gomatrix.render import markdown_to_html
 from gomatrix.report import build_report, render_markdown
@@ -96,6 +96,8 @@ def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_d
     ordered = sorted(groups.values(), key=lambda g: (slowness.get(runner.strategy(g[0].cell), 2), -len(g)))
 
     stop = stop or threading.Event()
+    if groups:
+        import_drawing_in_background()
 
     def work(group: list[_Pending]) -> list[CellOutcome] | None:
         """The group's outcomes; None when the run was stopped (its cells are then missing, not failed)."""

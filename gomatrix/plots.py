@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,22 @@ def plot_key(data: dict[str, Any]) -> str:
     text = json.dumps({"code": PLOT_CODE_VERSION, "data": data}, sort_keys=True, allow_nan=False,
                       separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def import_drawing_in_background() -> threading.Thread:
+    """Start importing the drawing code (matplotlib: about half a second) on a daemon thread.
+
+    A run that has cells to run calls this first: new results mean new plots, and the import then
+    overlaps the cells (which mostly wait on containers) instead of delaying the report after them.
+    A failed import is left to the real one in _draw, which raises it where it can be reported.
+    """
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            import gomatrix.plotdraw  # noqa: F401
+
+    thread = threading.Thread(target=load, name="gomatrix-import-plotdraw", daemon=True)
+    thread.start()
+    return thread
 
 
 def _draw(data: dict[str, Any]) -> bytes:

@@ -218,3 +218,40 @@ def test_rerun_with_cached_plots_does_not_import_matplotlib(seed_report: dict[st
     assert result.stdout.strip() == "False"
     for relative in paths.values():
         assert (tmp_path / "rerun" / relative).read_bytes() == (out / relative).read_bytes()
+
+
+_RUN_CELLS_SCRIPT = """
+import sys, threading
+from pathlib import Path
+from gomatrix.app import run_cells
+from gomatrix.cases import discover_cases
+from gomatrix.config import load_config
+from gomatrix.plan import plan_cells
+from gomatrix.progress import Progress
+from gomatrix.runner import CellOutcome, utc_now
+
+class Skipping:  # a runner whose cells end at once: this is about what run_cells starts meanwhile
+    name = "host"
+    def strategy(self, cell): return "native"
+    def group_key(self, cell): return cell.key
+    def cache_inputs(self, cell): return None
+    def run_group(self, cells, raw_dirs):
+        return [CellOutcome(status="skipped", reason="stub", runner="host", emulated=False, image=None,
+                            total_s=0.0, started_at=utc_now()) for _ in cells]
+
+config = load_config(None, {"versions": ["1.24.11"], "arches": ["amd64"], "cases": ["sliceappend"]})
+cells = plan_cells(config, discover_cases(config.cases_dir, config.cases))
+run_cells(Skipping(), cells[: int(sys.argv[2])], config, Path(sys.argv[1]), Progress(1, live=False))
+for thread in threading.enumerate():
+    if thread.name == "gomatrix-import-plotdraw":
+        thread.join()
+print("imported" if "matplotlib" in sys.modules else "not imported")
+"""
+
+
+def test_a_run_with_cells_to_run_imports_the_drawing_code_while_they_run(tmp_path: Path) -> None:
+    for count, expected in ((1, "imported"), (0, "not imported")):  # 0: nothing runs, e.g. all cached
+        result = subprocess.run([sys.executable, "-c", _RUN_CELLS_SCRIPT, str(tmp_path / f"run{count}"), str(count)],
+                                cwd=ROOT,
+                                capture_output=True, text=True, check=True)
+        assert result.stdout.splitlines()[-1] == expected, result.stdout + result.stderr
