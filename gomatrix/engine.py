@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import tarfile
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -295,18 +296,22 @@ class DockerEngine:
             chunks, _stat = container.get_archive(path)
         except docker.errors.NotFound:
             return  # the cell stopped before it wrote anything
-        buffer = io.BytesIO(b"".join(chunks))
         dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=buffer) as archive:
-            # The tar holds the directory itself as its top entry: strip it.
-            members = []
-            for member in archive.getmembers():
-                parts = member.name.split("/", 1)
-                if len(parts) < 2 or not parts[1]:
-                    continue
-                member.name = parts[1]
-                members.append(member)
-            archive.extractall(dest, members=members, filter="data")
+        # Spooled to a file, not joined in memory: a build phase hands on every cell's test binary.
+        with tempfile.TemporaryFile() as buffer:
+            for chunk in chunks:
+                buffer.write(chunk)
+            buffer.seek(0)
+            with tarfile.open(fileobj=buffer) as archive:
+                # The tar holds the directory itself as its top entry: strip it.
+                members = []
+                for member in archive.getmembers():
+                    parts = member.name.split("/", 1)
+                    if len(parts) < 2 or not parts[1]:
+                        continue
+                    member.name = parts[1]
+                    members.append(member)
+                archive.extractall(dest, members=members, filter="data")
 
     def remove_labelled(self, label: str = LABEL) -> int:
         """Remove every container carrying label (leftovers of crashed runs); returns how many."""
