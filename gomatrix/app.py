@@ -169,7 +169,7 @@ def _merge(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None, t
         relative = run_dir.relative_to(reports_root) if run_dir.is_relative_to(reports_root) else run_dir
         latest = _note_missing(render_markdown(report, link_prefix=f"{relative}/"), missing, run_dir)
         write_atomic(reports_root / "latest.md", f"<!-- copy of {relative}/report.md -->\n\n{latest}")
-        write_index(reports_root)
+        write_index(reports_root, cache_dir=cache_root() / "results" / "index-rows")
     return report_md, report
 
 

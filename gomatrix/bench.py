@@ -6,6 +6,7 @@ its own), against the Docker daemon and the local registry's golang images.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ from typing import Any
 
 from gomatrix.config import load_config
 from gomatrix.engine import DockerEngine
+from gomatrix.history import run_dirs, write_index
 
 Log = Callable[[str], None]
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +149,26 @@ def _machine() -> list[tuple[str, str]]:
     ]
 
 
+NIGHTS = 365
+
+
+def measure_index(report_json: Path, work: Path, nights: int = NIGHTS) -> tuple[float, float]:
+    """Seconds to write index.md over a year of nightly runs (copies of report_json), without and with
+    the row cache: every run rewrites the index, so this is what a run pays for the history."""
+    root, cache = work / "index-reports", work / "index-cache"
+    first = datetime.date(2025, 1, 1)
+    for night in range(nights):
+        run_dir = root / (first + datetime.timedelta(days=night)).isoformat()
+        run_dir.mkdir(parents=True)
+        shutil.copyfile(report_json, run_dir / "report.json")
+    times = []
+    for cache_dir in (None, cache, cache):  # no cache; filling it; using it
+        start = time.monotonic()
+        write_index(root, cache_dir=cache_dir)
+        times.append(time.monotonic() - start)
+    return times[0], times[2]
+
+
 def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = print,
               results: Path = ROOT / "benchmarks" / "RESULTS.md") -> Path:
     """Measure cold and warm runs, jobs 1 vs N, full vs cross, overhead and memory; write RESULTS.md."""
@@ -189,6 +211,9 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
                "sliceappend", *measure, "--jobs", "1"]
         full = _run("one arm64 cell, full", [*one, "--emulation", "full"], first_run(), work / "full", log)
         cross = _run("one arm64 cell, cross", [*one, "--emulation", "cross"], first_run(), work / "cross", log)
+        published = [d / "report.json" for d in run_dirs(ROOT / "reports") if (d / "report.json").is_file()][-1]
+        index_plain, index_cached = measure_index(published, work)
+        log(f"bench: index.md over {NIGHTS} runs: {index_plain:.2f} s, {index_cached:.2f} s with cached rows")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -219,6 +244,9 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
          "ideal = Σ in-cell go step times / jobs (median run)"),
         (f"orchestration overhead, re-run, --jobs {jobs}", _overhead(rerun_n, jobs), "≤ 1.10",
          "the same, on the --force runs"),
+        (f"index.md over {NIGHTS} nightly runs (each run rewrites it)",
+         f"{index_plain:.2f} s without the row cache, {index_cached:.2f} s with it", "",
+         f"copies of {published.relative_to(ROOT)}; gomatrix.bench.measure_index"),
         ("orchestrator peak RSS", f"{max(m.peak_rss_mb for m in everything):.0f} MB", "< 150 MB",
          "max over the runs above (wait4 ru_maxrss)"),
     ]

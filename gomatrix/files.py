@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +37,16 @@ def read_or_empty(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def prune_unused(directory: Path, pattern: str, *, days: int, keep: Path) -> None:
+    """Remove the cache entries matching pattern whose mtime (touched on every use) is older than days.
+
+    Never keep itself; an entry another process removed or refreshed meanwhile is left alone."""
+    cutoff = time.time() - days * 86400
+    for entry in directory.glob(pattern):
+        try:
+            if entry != keep and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+        except OSError:
+            continue

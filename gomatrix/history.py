@@ -8,8 +8,11 @@ skipped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +22,7 @@ from tabulate import tabulate
 
 from gomatrix.errors import GomatrixError
 from gomatrix.exact import allocs_equal
-from gomatrix.files import write_atomic
+from gomatrix.files import prune_unused, write_atomic, write_json_atomic
 from gomatrix.report import base_verdict, fmt_allocs, md_code, md_text, snapped_allocs, version_key
 from gomatrix.schemas import validate
 
@@ -68,11 +71,19 @@ def load_report(run_dir: Path) -> dict[str, Any] | None:
     """run_dir/report.json if it is readable JSON matching the report schema, else None."""
     path = run_dir / "report.json"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        return _parse_report(path.read_bytes(), path)
+    except OSError:
+        return None
+
+
+def _parse_report(data: bytes, path: Path) -> dict[str, Any] | None:
+    """A report.json's bytes, validated against its version's schema and migrated; None if invalid."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
         version = doc.get("schema_version") if isinstance(doc, dict) else None
         validate(doc, OLD_REPORT_SCHEMAS.get(version, "report") if isinstance(version, int) else "report",
                  where=str(path), error_cls=_InvalidReport)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, GomatrixError):
+    except (UnicodeDecodeError, json.JSONDecodeError, GomatrixError):
         return None
     return migrate_report(doc) if isinstance(doc, dict) else None
 
@@ -279,36 +290,71 @@ def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[s
 # ---------------------------------------------------------------- reports/index.md
 
 
-def _counted_changes(previous: dict[str, Any] | None, report: dict[str, Any]) -> str:
-    if previous is None:
-        return "–"  # nothing to compare with
-    return str(len([c for c in changes_since(previous, report) if c not in SENTINELS]))
+def index_row(run_name: str, report: dict[str, Any]) -> list[str]:
+    """The index.md row of one run, from its own report alone (so that it can be cached by the report)."""
+    versions = sorted({c["go_version"] for c in report["columns"]}, key=version_key)
+    arches = sorted({c["arch"] for c in report["columns"]})
+    statuses = {status: 0 for status in STATUSES}
+    for cell in report["cells"]:
+        statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
+    claims_changed = sum(1 for case in report["cases"] for claim in case["claims"] if claim["changes"])
+    since = report.get("since_previous")
+    # The report's own list, as its reader sees it; a dash for a first run or a report without one.
+    changed = "–" if since is None or FIRST_RUN in since else str(len([c for c in since if c not in SENTINELS]))
+    return [
+        f"[{run_name}]({run_name}/report.md)",
+        md_text(", ".join(versions)) or "–",
+        ", ".join(arches) or "–",
+        md_text(", ".join(case["name"] for case in report["cases"])) or "–",
+        "/".join(str(statuses[s]) for s in STATUSES),
+        str(claims_changed),
+        changed,
+    ]
 
 
-def index_rows(reports_root: Path) -> list[list[str]]:
+# Part of every cached row's key: bump it when index_row's output changes.
+INDEX_ROW_VERSION = "1"
+INDEX_CACHE_KEEP_DAYS = 30  # cached rows not used for this long are removed when a new one is stored
+
+
+def _cached_row(run_dir: Path, cache_dir: Path | None) -> list[str] | None:
+    """index_row of run_dir's report, None when it has no valid one.
+
+    Validating a report is the dear part (about 75 ms for 70 cells, once per run in the index on every
+    run), so with cache_dir the outcome is kept by a hash of the run's name and report.json's bytes:
+    a report that changes in any way is read again.
+    """
+    path = run_dir / "report.json"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if cache_dir is None:
+        report = _parse_report(data, path)
+        return index_row(run_dir.name, report) if report is not None else None
+    digest = hashlib.sha256(f"{INDEX_ROW_VERSION}\0{run_dir.name}\0".encode() + data).hexdigest()
+    entry = cache_dir / f"{digest}.json"
+    try:
+        cached = json.loads(entry.read_text(encoding="utf-8"))
+        row = cached["row"]
+        if row is None or (isinstance(row, list) and len(row) == len(INDEX_HEADERS)
+                           and all(isinstance(v, str) for v in row)):
+            with contextlib.suppress(OSError):
+                os.utime(entry)  # recently used: kept by prune_unused
+            return row
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        pass  # not cached, or unreadable: work it out again
+    report = _parse_report(data, path)
+    row = index_row(run_dir.name, report) if report is not None else None
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+        write_json_atomic({"row": row}, entry)
+        prune_unused(cache_dir, "*.json", days=INDEX_CACHE_KEEP_DAYS, keep=entry)
+    return row
+
+
+def index_rows(reports_root: Path, cache_dir: Path | None = None) -> list[list[str]]:
     """One row per run with a valid report, newest first (the table of index.md)."""
-    rows = []
-    previous: dict[str, Any] | None = None
-    for run_dir in run_dirs(reports_root):
-        report = load_report(run_dir)
-        if report is None:
-            continue
-        versions = sorted({c["go_version"] for c in report["columns"]}, key=version_key)
-        arches = sorted({c["arch"] for c in report["columns"]})
-        statuses = {status: 0 for status in STATUSES}
-        for cell in report["cells"]:
-            statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
-        claims_changed = sum(1 for case in report["cases"] for claim in case["claims"] if claim["changes"])
-        rows.append([
-            f"[{run_dir.name}]({run_dir.name}/report.md)",
-            md_text(", ".join(versions)) or "–",
-            ", ".join(arches) or "–",
-            md_text(", ".join(case["name"] for case in report["cases"])) or "–",
-            "/".join(str(statuses[s]) for s in STATUSES),
-            str(claims_changed),
-            _counted_changes(previous, report),
-        ])
-        previous = report
+    rows = [row for row in (_cached_row(run_dir, cache_dir) for run_dir in run_dirs(reports_root)) if row]
     rows.reverse()
     return rows
 
@@ -317,9 +363,11 @@ INDEX_HEADERS = ["run", "Go versions", "arches", "cases", "cells ok/failed/skipp
                  "changed since previous"]
 
 
-def write_index(reports_root: Path) -> Path:
-    """Write reports_root/index.md (atomically): every run with a valid report, newest first."""
-    rows = index_rows(reports_root)
+def write_index(reports_root: Path, cache_dir: Path | None = None) -> Path:
+    """Write reports_root/index.md (atomically): every run with a valid report, newest first.
+
+    cache_dir (if given) keeps each run's row between calls (see _cached_row)."""
+    rows = index_rows(reports_root, cache_dir)
     lines = [
         "# gomatrix runs",
         "",

@@ -14,11 +14,10 @@ import json
 import os
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from gomatrix.files import write_atomic
+from gomatrix.files import prune_unused, write_atomic
 from gomatrix.report import measured_allocs, version_key
 
 PLOTS_DIR = "plots"
@@ -120,24 +119,13 @@ def _cached_svg(data: dict[str, Any], cache_dir: Path) -> bytes:
         svg = b""
     if svg.rstrip().endswith(b"</svg>"):  # a complete document (written atomically, but be sure)
         with contextlib.suppress(OSError):
-            os.utime(path)  # recently used: kept by _prune
+            os.utime(path)  # recently used: kept by prune_unused
         return svg
     svg = _draw(data)
     with contextlib.suppress(OSError):
         write_atomic(path, svg)
-        _prune(cache_dir, keep=path)
+        prune_unused(cache_dir, "*.svg", days=CACHE_KEEP_DAYS, keep=path)
     return svg
-
-
-def _prune(cache_dir: Path, *, keep: Path) -> None:
-    """Remove cached plots unused for CACHE_KEEP_DAYS: each ns/op change makes new ones."""
-    cutoff = time.time() - CACHE_KEEP_DAYS * 86400
-    for entry in cache_dir.glob("*.svg"):
-        try:
-            if entry != keep and entry.stat().st_mtime < cutoff:
-                entry.unlink()
-        except OSError:
-            continue  # a parallel run pruned or refreshed it
 
 
 def _file_name(case_name: str) -> str:

@@ -162,13 +162,18 @@ def table_rows(markdown: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if not line.startswith("|--")]
 
 
+def merged(report: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """report as a merge writes it: with its list of changes since the previous run's report."""
+    return {**report, "since_previous": changes_since(previous, report)}
+
+
 def test_write_index(reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     root = tmp_path / "reports"
-    write_run(root, "2026-11-24", reports["old"])
-    write_run(root, "2026-11-25", reports["both"])
+    write_run(root, "2026-11-24", merged(reports["old"], None))
+    write_run(root, "2026-11-25", merged(reports["both"], reports["old"]))
     write_run(root, "2026-11-25-2", "{ corrupt")
     write_run(root, "2026-11-25-3", json.dumps({"schema_version": 1}))
-    write_run(root, "2026-11-25-10", reports["broken"])
+    write_run(root, "2026-11-25-10", merged(reports["broken"], reports["both"]))
     (root / "2026-11-26").mkdir()  # a run still going: no report yet
     (root / "latest.md").write_text("x")
 
@@ -188,6 +193,43 @@ def test_write_index(reports: dict[str, dict[str, Any]], tmp_path: Path) -> None
         ["[2026-11-24](2026-11-24/report.md)", "go1.23.9", "amd64, arm64",
          "array, makeslice, sliceappend", "6/0/0/0", "0", "–"],
     ]
+
+
+def test_index_rows_are_cached_by_report(reports: dict[str, dict[str, Any]], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = tmp_path / "reports", tmp_path / "cache"
+    write_run(root, "2026-11-24", merged(reports["old"], None))
+    second = write_run(root, "2026-11-25", merged(reports["both"], reports["old"]))
+    write_run(root, "2026-11-25-2", "{ corrupt")
+    validated: list[str] = []
+
+    def counting(instance: Any, name: str, **kwargs: Any) -> None:
+        validated.append(kwargs["where"])
+        validate(instance, name, **kwargs)
+
+    monkeypatch.setattr("gomatrix.history.validate", counting)
+    first = write_index(root, cache_dir=cache).read_text(encoding="utf-8")
+    assert len(validated) == 2  # the corrupt one fails to parse: never validated, but its outcome is kept too
+    assert len(list(cache.glob("*.json"))) == 3
+    validated.clear()
+    assert write_index(root, cache_dir=cache).read_text(encoding="utf-8") == first
+    assert validated == []  # every row came from the cache
+    assert write_index(root).read_text(encoding="utf-8") == first  # the same as without a cache
+    validated.clear()
+
+    # A report that changes is read again (the claims-changed column follows it); the others are not.
+    edited = merged(reports["old"], reports["old"])
+    (second / "report.json").write_text(json.dumps(edited), encoding="utf-8")
+    rows = table_rows(write_index(root, cache_dir=cache).read_text(encoding="utf-8"))
+    assert validated == [str(second / "report.json")]
+    assert rows[1][0] == "[2026-11-25](2026-11-25/report.md)" and rows[1][1] == "go1.23.9" and rows[1][6] == "0"
+
+    # An unreadable cache entry only costs a validation.
+    for entry in cache.glob("*.json"):
+        entry.write_text("{ not json", encoding="utf-8")
+    validated.clear()
+    assert table_rows(write_index(root, cache_dir=cache).read_text(encoding="utf-8")) == rows
+    assert len(validated) == 2
 
 
 def test_write_index_without_runs(tmp_path: Path) -> None:
