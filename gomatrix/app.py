@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from gomatrix.files import write_atomic, write_json_atomic
 from gomatrix.history import changes_since, find_previous_report, load_report, run_dirs, write_index
 from gomatrix.hostrunner import HostRunner
 from gomatrix.merging import PLAN_FILE, collect
-from gomatrix.plan import Cell, plan_cells, select_shard
+from gomatrix.plan import Cell, order_groups, plan_cells, select_shard
 from gomatrix.plots import PLOTS_DIR, import_drawing_in_background, write_case_plots
 from gomatrix.progress import Progress
 from gomatrix.render import markdown_to_html
@@ -68,8 +68,10 @@ class _Pending:
 
 
 def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_dir: Path, progress: Progress, *,
-              cache: ResultCache | None = None, force: bool = False, stop: threading.Event | None = None) -> None:
-    """Run every cell: cached results first, then groups in parallel (config.jobs).
+              cache: ResultCache | None = None, force: bool = False, stop: threading.Event | None = None,
+              costs: Callable[[], Mapping[str, float]] | None = None) -> None:
+    """Run every cell: cached results first, then groups in parallel (config.jobs), the longest expected
+    first (costs: reads seconds per cell key that an earlier run recorded).
 
     One cell's failure, even a bug of ours, never stops the others; every finished cell is written
     at once (atomically), so an interrupted run keeps what it finished and the cache resumes it.
@@ -90,10 +92,10 @@ def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_d
     groups: dict[str, list[_Pending]] = {}
     for item in pending:
         groups.setdefault(runner.group_key(item.cell), []).append(item)
-    # Slowest first (emulated toolchains, then emulated test binaries, then big groups) so that parallel
-    # workers finish together.
-    slowness = {"full": 0, "cross": 1}
-    ordered = sorted(groups.values(), key=lambda g: (slowness.get(runner.strategy(g[0].cell), 2), -len(g)))
+    # The order matters only when groups wait for a worker; then earlier runs' timings are worth reading.
+    timed = costs() if costs is not None and len(groups) > config.jobs else {}
+    ordered = [groups[key] for key in order_groups({k: [p.cell for p in g] for k, g in groups.items()},
+                                                   runner.strategy, timed)]
 
     stop = stop or threading.Event()
     if groups:
@@ -301,7 +303,7 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
         progress = Progress(len(todo))
         cache = ResultCache(cache_root() / "results") if config.result_cache else None
         run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache, force=force,
-                  stop=stop)
+                  stop=stop, costs=lambda: _recorded_costs(config.out))
         progress.close()
     missing = [cell.key for cell in cells if not (run_dir / "cells" / f"{cell.key}.json").exists()]
     reports_root = config.out if resume is None else run_dir.parent

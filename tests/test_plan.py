@@ -7,7 +7,7 @@ import pytest
 from gomatrix.cases import discover_cases
 from gomatrix.config import cli_overrides, load_config
 from gomatrix.errors import ConfigError
-from gomatrix.plan import Cell, parse_shard, plan_cells, select_shard
+from gomatrix.plan import Cell, order_groups, parse_shard, plan_cells, select_shard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,37 @@ def test_shards_partition_the_cells_deterministically_and_balanced() -> None:
     alone = [s for s in (select_shard(cells, (i, 3), slow, "amd64") for i in (1, 2, 3))
              if any(c.key == "array--go1.21--arm64" for c in s)]
     assert [len(s) for s in alone] == [1]
+
+
+def by_image_and_arch(cells: list[Cell]) -> dict[str, list[Cell]]:
+    groups: dict[str, list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault(f"go{cell.version} {cell.arch}", []).append(cell)
+    return groups
+
+
+def cross_on_amd64(cell: Cell) -> str:
+    return "cross" if cell.arch == "arm64" else "native"
+
+
+def test_groups_nobody_timed_go_slowest_first_by_strategy_size_and_version() -> None:
+    groups = by_image_and_arch(seed_cells("1.23.9,1.24.11,1.25"))
+    groups["go1.23.9 amd64"] = groups["go1.23.9 amd64"][:2]  # a smaller group waits behind bigger ones
+    assert order_groups(groups, cross_on_amd64, {}) == [
+        "go1.25 arm64", "go1.24.11 arm64", "go1.23.9 arm64",  # emulated test binaries, newest Go first
+        "go1.25 amd64", "go1.24.11 amd64", "go1.23.9 amd64",
+    ]
+    assert order_groups(groups, lambda cell: "full" if cell.arch == "arm64" else "native", {})[:3] == [
+        "go1.25 arm64", "go1.24.11 arm64", "go1.23.9 arm64"]
+
+
+def test_groups_an_earlier_run_timed_go_longest_first_after_the_untimed_ones() -> None:
+    groups = by_image_and_arch(seed_cells("1.23.9,1.24.11"))
+    # Recorded seconds per cell: go1.23.9 amd64 took longest, its arm64 group was never timed.
+    costs = {cell.key: {"go1.23.9 amd64": 9.0, "go1.24.11 amd64": 2.0, "go1.24.11 arm64": 5.0}[key]
+             for key, cells in groups.items() if key != "go1.23.9 arm64" for cell in cells}
+    assert order_groups(groups, cross_on_amd64, costs) == [
+        "go1.23.9 arm64", "go1.23.9 amd64", "go1.24.11 arm64", "go1.24.11 amd64"]
 
 
 @pytest.mark.parametrize("text", ["0/3", "4/3", "2", "a/b", "1/0"])
