@@ -42,7 +42,8 @@ def read_or_empty(path: Path) -> str:
 def prune_unused(directory: Path, pattern: str, *, days: int, keep: Path) -> None:
     """Remove the cache entries matching pattern whose mtime (touched on every use) is older than days.
 
-    Never keep itself; an entry another process removed or refreshed meanwhile is left alone."""
+    `keep` (the entry just stored) is never removed; one that another process removed or refreshed
+    meanwhile is left alone."""
     cutoff = time.time() - days * 86400
     for entry in directory.glob(pattern):
         try:

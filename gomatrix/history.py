@@ -320,9 +320,9 @@ INDEX_CACHE_KEEP_DAYS = 30  # cached rows not used for this long are removed whe
 def _cached_row(run_dir: Path, cache_dir: Path | None) -> list[str] | None:
     """index_row of run_dir's report, None when it has no valid one.
 
-    Validating a report is the dear part (about 75 ms for 70 cells, once per run in the index on every
-    run), so with cache_dir the outcome is kept by a hash of the run's name and report.json's bytes:
-    a report that changes in any way is read again.
+    Validating a report is the dear part (about 75 ms for 70 cells), and every run rewrites the index
+    from every earlier run's report. With cache_dir the row (or "no valid report") is kept by a hash of
+    the run's name and report.json's bytes, so a report is validated again only when it changes.
     """
     path = run_dir / "report.json"
     try:
