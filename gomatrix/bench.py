@@ -271,8 +271,9 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
             "",
             "A re-run compiles only the case (GOCACHE is warm), so a cell is mostly single-threaded",
             "benchmarks, and --jobs N overlaps them. Its orchestration overhead is the same few seconds as a",
-            "first run's (container starts, the first `go` of each container, drawing the plots), over a",
-            "shorter run.", ""]
+            "first run's, over a shorter run: each container's creation, copies in and out, start and removal",
+            "(three per worker here: a cross group takes two), the process's start-up, and drawing the plots.",
+            ""]
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text("\n".join(text), encoding="utf-8")
     log(f"bench: wrote {results}")
