@@ -8,7 +8,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -42,11 +42,12 @@ def private_result_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return private
 
 
-def unavailable(reason: str) -> None:
-    """In CI a missing prerequisite is a failure; on a developer machine the test is skipped."""
+def unavailable(reason: str) -> NoReturn:
+    """In CI a missing prerequisite is a failure; on a developer machine the test is skipped with the
+    reason and what provides it."""
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI must provision it: see .ci/provision.sh)")
-    pytest.skip(reason)
+    pytest.skip(f"{reason}: run `bash .ci/provision.sh` first")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import tarfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -40,10 +40,9 @@ from gomatrix.images import (
     parse_version,
     tree_entries,
 )
+from tests.conftest import REGISTRY, unavailable
 
-REGISTRY = os.environ.get("GOMATRIX_REGISTRY", "127.0.0.1:5000")
 VERSION = "1.24.11"
-IN_CI = bool(os.environ.get("CI"))
 
 
 def _sha(data: bytes) -> str:
@@ -180,9 +179,7 @@ def busybox_amd64_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         return busybox_deb(cache, "amd64", log=lambda _line: None)
     except ImageError as exc:
-        if IN_CI:
-            pytest.fail(f"CI must be able to fetch busybox-static (.ci/provision.sh): {exc}")
-        pytest.skip(f"no busybox-static deb here: {exc}")
+        unavailable(f"no busybox-static deb here: {exc}")
 
 
 def test_extract_deb_file_reads_busybox_and_rejects_garbage(busybox_amd64_deb: Path, tmp_path: Path) -> None:
@@ -308,11 +305,6 @@ def _get(path: str, accept: str = "") -> tuple[int, dict[str, str], bytes]:
         return e.code, {}, b""
 
 
-def _unavailable(why: str) -> NoReturn:
-    if IN_CI:
-        pytest.fail(f"{why} (CI runs .ci/provision.sh, which must provide it)")
-    pytest.skip(f"{why}: run `bash .ci/provision.sh` first")
-
 
 @pytest.fixture(scope="module")
 def mirrored() -> dict[str, Any]:
@@ -320,12 +312,12 @@ def mirrored() -> dict[str, Any]:
     try:
         status, _, _ = _get("/v2/")
     except OSError as exc:
-        _unavailable(f"no registry at {REGISTRY} ({exc})")
+        unavailable(f"no registry at {REGISTRY} ({exc})")
     if status != 200:
-        _unavailable(f"{REGISTRY} answers /v2/ with HTTP {status}")
+        unavailable(f"{REGISTRY} answers /v2/ with HTTP {status}")
     status, headers, body = _get(f"/v2/golang/manifests/{VERSION}", MEDIA_LIST)
     if status != 200:
-        _unavailable(f"{REGISTRY} has no golang:{VERSION} (HTTP {status})")
+        unavailable(f"{REGISTRY} has no golang:{VERSION} (HTTP {status})")
     return {"headers": headers, "body": body, "doc": json.loads(body)}
 
 
@@ -367,7 +359,7 @@ def test_mirror_skips_a_tag_already_in_the_registry(mirrored: dict[str, Any], tm
 @pytest.mark.parametrize("arch", ["amd64", "arm64"])
 def test_docker_runs_the_go_of_each_platform(mirrored: dict[str, Any], arch: str) -> None:
     if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        _unavailable("no working docker CLI/daemon")
+        unavailable("no working docker CLI/daemon")
     [entry] = [m for m in mirrored["doc"]["manifests"] if m["platform"]["architecture"] == arch]
     ref = f"{REGISTRY}/golang@{entry['digest']}"  # by digest: leaves the local tags alone
     subprocess.run(["docker", "pull", "-q", ref], check=True, capture_output=True, timeout=300)
