@@ -3,6 +3,7 @@ of one), and one way to read a raw output that may be missing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -39,15 +40,36 @@ def read_or_empty(path: Path) -> str:
         return ""
 
 
-def prune_unused(directory: Path, pattern: str, *, days: int, keep: Path) -> None:
-    """Remove the cache entries matching pattern whose mtime (touched on every use) is older than days.
+# Cache entries (plots, index rows): files named by a hash of what they hold. A use touches an
+# entry; storing one removes those of its kind unused for `days`. A cache that cannot be read or
+# written only costs the work it would have saved: these never raise OSError.
 
-    `keep` (the entry just stored) is never removed; one that another process removed or refreshed
-    meanwhile is left alone."""
+
+def read_entry(path: Path) -> bytes | None:
+    """A cache entry's bytes, None when there is none (or it cannot be read)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def touch_entry(path: Path) -> None:
+    """Mark an entry as used, so that store_entry keeps it."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def store_entry(path: Path, data: bytes | str, *, days: int) -> None:
+    """Store an entry atomically, then remove the entries beside it with its suffix unused for days
+    (never this one; one that another process removed or refreshed meanwhile is left alone)."""
+    try:
+        write_atomic(path, data)
+    except OSError:
+        return
     cutoff = time.time() - days * 86400
-    for entry in directory.glob(pattern):
+    for entry in path.parent.glob(f"*{path.suffix}"):
         try:
-            if entry != keep and entry.stat().st_mtime < cutoff:
+            if entry != path and entry.stat().st_mtime < cutoff:
                 entry.unlink()
         except OSError:
             continue

@@ -8,11 +8,9 @@ skipped.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +20,7 @@ from tabulate import tabulate
 
 from gomatrix.errors import GomatrixError
 from gomatrix.exact import allocs_equal
-from gomatrix.files import prune_unused, write_atomic, write_json_atomic
+from gomatrix.files import read_entry, store_entry, touch_entry, write_atomic
 from gomatrix.report import base_verdict, fmt_allocs, md_code, md_text, snapped_allocs, version_key
 from gomatrix.schemas import validate
 
@@ -334,21 +332,19 @@ def _cached_row(run_dir: Path, cache_dir: Path | None) -> list[str] | None:
         return index_row(run_dir.name, report) if report is not None else None
     digest = hashlib.sha256(f"{INDEX_ROW_VERSION}\0{run_dir.name}\0".encode() + data).hexdigest()
     entry = cache_dir / f"{digest}.json"
-    try:
-        cached = json.loads(entry.read_text(encoding="utf-8"))
-        row = cached["row"]
-        if row is None or (isinstance(row, list) and len(row) == len(INDEX_HEADERS)
-                           and all(isinstance(v, str) for v in row)):
-            with contextlib.suppress(OSError):
-                os.utime(entry)  # recently used: kept by prune_unused
-            return row
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        pass  # not cached, or unreadable: work it out again
+    cached = read_entry(entry)
+    if cached is not None:
+        try:
+            row = json.loads(cached)["row"]
+            if row is None or (isinstance(row, list) and len(row) == len(INDEX_HEADERS)
+                               and all(isinstance(v, str) for v in row)):
+                touch_entry(entry)
+                return row
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+            pass  # unreadable: work it out again
     report = _parse_report(data, path)
     row = index_row(run_dir.name, report) if report is not None else None
-    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-        write_json_atomic({"row": row}, entry)
-        prune_unused(cache_dir, "*.json", days=INDEX_CACHE_KEEP_DAYS, keep=entry)
+    store_entry(entry, json.dumps({"row": row}, ensure_ascii=False) + "\n", days=INDEX_CACHE_KEEP_DAYS)
     return row
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import threading
 from pathlib import Path
 from typing import Any
 
-from gomatrix.files import prune_unused, write_atomic
+from gomatrix.files import read_entry, store_entry, touch_entry, write_atomic
 from gomatrix.report import measured_allocs, version_key
 
 PLOTS_DIR = "plots"
@@ -113,18 +112,12 @@ def _cached_svg(data: dict[str, Any], cache_dir: Path) -> bytes:
     """The cached SVG of data, or a newly drawn one (then stored). A cache that cannot be read or
     written only costs a drawing: it never fails the report."""
     path = cache_dir / f"{plot_key(data)}.svg"
-    try:
-        svg = path.read_bytes()
-    except OSError:
-        svg = b""
+    svg = read_entry(path) or b""
     if svg.rstrip().endswith(b"</svg>"):  # a complete document (written atomically, but be sure)
-        with contextlib.suppress(OSError):
-            os.utime(path)  # recently used: kept by prune_unused
+        touch_entry(path)
         return svg
     svg = _draw(data)
-    with contextlib.suppress(OSError):
-        write_atomic(path, svg)
-        prune_unused(cache_dir, "*.svg", days=CACHE_KEEP_DAYS, keep=path)
+    store_entry(path, svg, days=CACHE_KEEP_DAYS)
     return svg
 
 
