@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gomatrix.analysis.document import build_report
+from gomatrix.analysis.markdown import render_markdown
 from gomatrix.cases import Case, discover_cases
 from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell
 from gomatrix.config import MatrixConfig
@@ -31,7 +33,6 @@ from gomatrix.plan import Cell, order_groups, plan_cells, select_shard
 from gomatrix.plots import PLOTS_DIR, import_drawing_in_background, write_case_plots
 from gomatrix.progress import Progress
 from gomatrix.render import markdown_to_html
-from gomatrix.report import build_report, render_markdown
 from gomatrix.resultcache import ResultCache, cacheable, cell_cache_key
 from gomatrix.runner import CellOutcome, DockerRunner, Runner, utc_now
 from gomatrix.schemas import validate
@@ -131,7 +132,7 @@ def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_d
 
 def _finish(cell: Cell, outcome: CellOutcome, config: MatrixConfig, run_dir: Path, raw_dir: Path,
             progress: Progress, *, cache_key: str | None, cached: bool = False) -> None:
-    doc = build_cell(cell, outcome, config.bench, raw_dir, run_dir)
+    doc = build_cell(cell, outcome, config.bench, raw_dir, run_dir, jobs=config.jobs)
     doc["cache"] = {"key": cache_key, "hit": cached}
     write_benchstat(doc, raw_dir, run_dir)
     write_cell(doc, run_dir / "cells" / f"{cell.key}.json")
@@ -156,10 +157,14 @@ def _merge(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None, t
         raise CellFileError("no cell files to merge", where=str(run_dir / "cells"),
                             fix="Run `invoke matrix` first, or pass the run directory that holds cells/.")
     cells = [read_cell(path) for path in cell_files]
-    report = build_report(cells, cases, generated_at=utc_now(),
-                          title=title or f"gomatrix report {run_dir.name}")
-    report["plots"] = write_case_plots(report, run_dir, cache_dir=plot_cache_dir())
-    report["since_previous"] = changes_since(find_previous_report(reports_root or run_dir.parent, run_dir), report)
+    generated_at, title = utc_now(), title or f"gomatrix report {run_dir.name}"
+    # The evidence first; the plots and the comparison with the previous run are drawn from it, and the
+    # report is then assembled once with them.
+    evidence = build_report(cells, cases, generated_at=generated_at, title=title)
+    plots = write_case_plots(evidence, run_dir, cache_dir=plot_cache_dir())
+    since = changes_since(find_previous_report(reports_root or run_dir.parent, run_dir), evidence)
+    report = build_report(cells, cases, generated_at=generated_at, title=title, plots=plots,
+                          since_previous=[item.to_json() for item in since])
     validate(report, "report", where=str(run_dir / "report.json"), error_cls=CellFileError,
              fix="This is a bug in gomatrix: the merged report does not match its schema.")
     write_json_atomic(report, run_dir / "report.json")

@@ -21,13 +21,44 @@ class SiteRef:
 
 
 @dataclass(frozen=True)
+class AllocsRange:
+    """Expected allocs/op: min <= measured <= max (within the tolerance); None is open."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def exact(self) -> float | None:
+        return self.min if self.min is not None and self.min == self.max else None
+
+    def text(self) -> str:
+        def number(value: float) -> str:
+            return str(int(value)) if float(value).is_integer() else str(value)
+        if self.exact is not None:
+            return number(self.exact)
+        if self.min is None:
+            return f"at most {number(self.max or 0)}"
+        if self.max is None:
+            return f"at least {number(self.min)}"
+        return f"{number(self.min)} to {number(self.max)}"
+
+
+@dataclass(frozen=True)
 class Claim:
     id: str
     text: str
     site: SiteRef | None = None
     expect: str | None = None  # "stack" | "heap", with site
     benchmark: str | None = None
-    allocs_per_op: float | None = None  # with benchmark
+    allocs: AllocsRange | None = None  # with benchmark
+    since: str | None = None  # the document's Go version range, "1.25" style
+    until: str | None = None
+    documented: str = ""
+
+    @property
+    def allocs_per_op(self) -> float | None:
+        """The exact expected count (None for a range)."""
+        return self.allocs.exact if self.allocs is not None else None
 
 
 @dataclass(frozen=True)
@@ -38,6 +69,18 @@ class Case:
     title: str
     source: str
     claims: tuple[Claim, ...]
+
+
+def _allocs(value: Any) -> AllocsRange | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return AllocsRange(min=value.get("min"), max=value.get("max"))
+    return AllocsRange(min=float(value), max=float(value))
+
+
+def _version(value: Any) -> str | None:
+    return None if value is None else str(value).removeprefix("go")
 
 
 def _go_files(directory: Path) -> tuple[str, ...]:
@@ -70,7 +113,9 @@ def load_case(directory: Path) -> Case:
             id=raw["id"], text=raw["text"],
             site=SiteRef(file=site["file"], line=site["line"]) if site else None,
             expect=raw.get("expect"), benchmark=raw.get("benchmark"),
-            allocs_per_op=raw.get("allocs_per_op"),
+            allocs=_allocs(raw.get("allocs_per_op")),
+            since=_version(raw.get("since")), until=_version(raw.get("until")),
+            documented=str(raw.get("documented") or ""),
         )
         if claim.site is not None and claim.site.file not in go_files:
             raise CaseError(f"claim {claim.id!r} names {claim.site.file}, which is not a Go file of the case",

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from gomatrix.analysis.profile import Accounting, account, parse_sites
+from gomatrix.analysis.sites import cell_sites, covered
 from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
 from gomatrix.errors import CellFileError
-from gomatrix.exact import case_functions, cross_check, linked_ranges, parse_exact
+from gomatrix.exact import case_functions, linked_ranges, parse_exact
 from gomatrix.files import read_or_empty, write_json_atomic
 from gomatrix.parse import parse_bench, parse_escapes, summarize
 from gomatrix.plan import Cell
 from gomatrix.runner import CellOutcome
 from gomatrix.schemas import validate
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RAW_FILES = {
     "go_version": "go-version.txt",
     "build_go_version": "build-go-version.txt",  # docker cross: the compiling image's go version
@@ -26,6 +29,7 @@ RAW_FILES = {
     "bench": "bench.txt",
     "exact": "exact.txt",
     "exact_compile": "exact-compile.txt",  # the compiler rejected the generated exact-count files
+    "sites": "sites.txt",  # the allocation profile per benchmark and line
     "steps": "steps.tsv",
     "driver_log": "driver.log",
 }
@@ -38,15 +42,40 @@ def _steps(text: str) -> list[dict[str, Any]]:
         if len(parts) != 4:
             continue
         try:
-            seconds = max(0.0, float(parts[3]) - float(parts[2]))
-            steps.append({"name": parts[0], "exit_code": int(parts[1]), "seconds": round(seconds, 3)})
+            start, end = float(parts[2]), float(parts[3])
+            steps.append({"name": parts[0], "exit_code": int(parts[1]), "seconds": round(max(0.0, end - start), 3),
+                          "start": start, "end": end})
         except ValueError:
             continue
     return steps
 
 
+def boot_id() -> str | None:
+    """The kernel's boot id: cells with the same one timed their steps on one clock (/proc/uptime)."""
+    return read_or_empty(Path("/proc/sys/kernel/random/boot_id")).strip() or None
+
+
+def _profile_doc(accounting: Accounting | None, error: str | None) -> dict[str, Any] | None:
+    if accounting is None:
+        return None if error is None else {
+            "iterations": 0, "lines": [], "elsewhere": [], "tiny_unprofiled_per_op": 0.0, "tiny_placed": False,
+            "adds_up": None, "note": None, "error": error}
+    return {
+        "iterations": accounting.iterations,
+        "lines": [{"file": m.file, "line": m.line, "allocs_per_op": m.allocs_per_op, "bytes_per_op": m.bytes_per_op,
+                   "tiny_added": m.tiny_added} for m in accounting.lines],
+        "elsewhere": [{"function": e.function, "allocs_per_op": e.allocs_per_op, "bytes_per_op": e.bytes_per_op}
+                      for e in accounting.elsewhere],
+        "tiny_unprofiled_per_op": accounting.tiny_unprofiled_per_op,
+        "tiny_placed": accounting.tiny_placed,
+        "adds_up": accounting.adds_up,
+        "note": accounting.note,
+        "error": None,
+    }
+
+
 def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_dir: Path,
-               run_dir: Path) -> dict[str, Any]:
+               run_dir: Path, *, jobs: int | None = None) -> dict[str, Any]:
     """The cell document; benchmarks and escapes are parsed from the raw outputs that exist."""
     version_line = read_or_empty(raw_dir / "go-version.txt").strip() or None
     env = read_or_empty(raw_dir / "go-env.txt").split()
@@ -55,18 +84,27 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     status, reason = outcome.status, outcome.reason
     if status == "ok" and goarch != cell.arch:
         status, reason = "failed", f"planned {cell.arch} but the toolchain reported GOARCH={goarch}"
+    escape_sites = parse_escapes(read_or_empty(raw_dir / "escape.txt"), cell.case.go_files)
     escapes = [
         {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
          "verdict": s.verdict, "reason": s.reason}
-        for s in parse_escapes(read_or_empty(raw_dir / "escape.txt"), cell.case.go_files)
+        for s in escape_sites
     ]
     exact = parse_exact(read_or_empty(raw_dir / "exact.txt"))
-    funcs = case_functions({name: read_or_empty(cell.case.path / name) for name in cell.case.go_files})
+    profiles, profile_errors = parse_sites(read_or_empty(raw_dir / "sites.txt"))
+    sources = {name: read_or_empty(cell.case.path / name) for name in cell.case.go_files}
+    funcs = case_functions(sources)
     benchmarks = []
-    for summary in summarize(parse_bench(read_or_empty(raw_dir / "bench.txt")).samples):
+    accounts: dict[str, Accounting] = {}
+    lines_run: set[tuple[str, int]] = set()
+    bench_output = parse_bench(read_or_empty(raw_dir / "bench.txt"))
+    for summary in summarize(bench_output.samples):
         count = exact.get(summary.name)
         linked = linked_ranges(summary.name, funcs) or None
-        measured = count.allocs_per_op if count is not None else summary.allocs_per_op
+        lines_run |= covered(linked or [])
+        profile = profiles.get(summary.name)
+        if profile is not None:
+            accounts[summary.name] = account(profile, count.allocs_per_op if count is not None else None)
         benchmarks.append({
             "name": summary.name,
             "procs": summary.procs,
@@ -82,8 +120,9 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
                 "iterations": count.iterations, "allocs": count.allocs, "bytes": count.bytes, "ns": count.ns,
                 "allocs_per_op": count.allocs_per_op, "bytes_per_op": count.bytes_per_op},
             "linked": linked,
-            "check": cross_check(linked, escapes, measured, exact=count is not None),
+            "profile": _profile_doc(accounts.get(summary.name), profile_errors.get(summary.name)),
         })
+    sites = [site.to_json() for site in cell_sites(escape_sites, accounts, sources, lines_run)]
     raw = {
         key: str((raw_dir / name).relative_to(run_dir))
         for key, name in RAW_FILES.items()
@@ -110,10 +149,12 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         "toolchain": toolchain,
         "status": status,
         "reason": reason,
-        "settings": {"benchtime": settings.benchtime, "count": settings.count},
+        "settings": {"benchtime": settings.benchtime, "count": settings.count, "jobs": jobs,
+                     "cores": os.cpu_count(), "cpu": bench_output.config.get("cpu")},
         "benchmarks": benchmarks,
         "escapes": escapes,
-        "timings": {"total_s": outcome.total_s, "started_at": outcome.started_at,
+        "sites": sites,
+        "timings": {"total_s": outcome.total_s, "started_at": outcome.started_at, "clock": boot_id(),
                     "steps": _steps(read_or_empty(raw_dir / "steps.tsv"))},
         "raw": raw,
         "cache": {"key": None, "hit": False},
@@ -171,7 +212,14 @@ def read_cell(path: Path) -> dict[str, Any]:
 
 
 # Older cell schemas that are still read (schemas/cell.v<N>.schema.json), migrated on read.
-OLD_SCHEMAS = {1: "cell.v1"}
+OLD_SCHEMAS = {1: "cell.v1", 2: "cell.v2"}
+
+
+def _v2_parameter(escape: dict[str, Any]) -> bool:
+    """A version 2 escape entry about a parameter ("b does not escape"): a plain name the compiler keeps
+    on the stack, other than the builtins it reports calls of by name (append, make, new)."""
+    subject = escape["subject"]
+    return subject.isidentifier() and escape["verdict"] == "stack" and subject not in ("append", "make", "new")
 
 
 def migrate_cell(doc: dict[str, Any]) -> dict[str, Any]:
@@ -180,8 +228,20 @@ def migrate_cell(doc: dict[str, Any]) -> dict[str, Any]:
     1 -> 2: each benchmark gains exact (the exact totals), linked (its source ranges) and check (verdict
     against measurement); a version 1 file recorded none of them, so all three are null. The cell gains
     build_image (docker cross: the image that compiled it), null: version 1 compiled in the cell's image.
+    2 -> 3: each benchmark gains profile (null: nothing was profiled) and loses check (the compiler's
+    verdicts against the benchmark's allocations, which read silence as stack); the cell gains sites from
+    its escapes (parameters left out; the subject stands for the source text; nothing measured).
     """
     if doc["schema_version"] == 1:
         doc = {**doc, "schema_version": 2, "build_image": None,
                "benchmarks": [{**b, "exact": None, "linked": None, "check": None} for b in doc["benchmarks"]]}
+    if doc["schema_version"] == 2:
+        lines_run = set().union(*(covered(b["linked"] or []) for b in doc["benchmarks"]))
+        doc = {**doc, "schema_version": 3,
+               "benchmarks": [{**{k: v for k, v in b.items() if k != "check"}, "profile": None}
+                              for b in doc["benchmarks"]],
+               "sites": [{"file": e["file"], "line": e["line"], "column": e["col"] or 1, "source": e["subject"],
+                          "compiler": e["verdict"], "message": e["message"], "reason": e["reason"],
+                          "covered": (e["file"], e["line"]) in lines_run, "measured": []}
+                         for e in doc["escapes"] if not _v2_parameter(e)]}
     return doc

@@ -6,7 +6,8 @@
 #   ROOT/case      the case's Go files (read only)
 #   ROOT/cell.env  optional: sourced first (per-cell settings below)
 #   ROOT/exact     optional: generated gomatrix_exact_*_test.go files, added to the working copy (the
-#                  case is never modified); they print exact allocation totals (step "exact")
+#                  case is never modified); they print exact allocation totals (step "exact") and where
+#                  each benchmark allocates (step "sites")
 #   ROOT/out       raw outputs written here, steps.tsv (name, exit, start, end) and exit (the code)
 # Environment: GOMATRIX_BENCHTIME, GOMATRIX_COUNT, GOCACHE (optional);
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
@@ -150,6 +151,13 @@ exact() {
 		-test.benchtime "$benchtime"
 }
 
+# The allocation profile of every benchmark (every allocation recorded, per source line), in its own
+# process so that profiling cannot touch the exact counts above.
+sites() {
+	cd "$work" && GOMAXPROCS=1 ${GOMATRIX_EXEC:-} "$root/case.test" -test.run '^TestGomatrixSites[0-9]+$' \
+		-test.benchtime "$benchtime"
+}
+
 finish() {
 	echo "$1" > "$out/exit"
 	# Only the build phase hands its binary on; otherwise it would be copied out of the container for nothing.
@@ -190,6 +198,7 @@ if [ -x "$root/case.test" ]; then
 	# Not fatal: without it the cell keeps go test's truncated allocs/op.
 	if [ -f "$root/exact-built" ]; then
 		step exact exact.txt exact
+		step sites sites.txt sites
 	fi
 fi
 finish 0

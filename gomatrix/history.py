@@ -9,24 +9,23 @@ skipped.
 from __future__ import annotations
 
 import datetime
+import enum
 import hashlib
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
+from gomatrix.analysis.values import fmt_allocs, md_text, snapped_allocs, version_key
 from gomatrix.errors import GomatrixError
-from gomatrix.exact import allocs_equal
+from gomatrix.exact import ALLOCATES_THRESHOLD, allocs_equal
 from gomatrix.files import read_entry, store_entry, touch_entry, write_atomic
-from gomatrix.report import base_verdict, fmt_allocs, md_code, md_text, snapped_allocs, version_key
 from gomatrix.schemas import validate
 
-FIRST_RUN = "First run: nothing to compare with."
-NO_CHANGES = "No changes."
-SENTINELS = (FIRST_RUN, NO_CHANGES)
 INDEX_NAME = "index.md"
 REASON_LIMIT = 160
 STATUSES = ("ok", "failed", "skipped", "timeout")
@@ -87,14 +86,17 @@ def _parse_report(data: bytes, path: Path) -> dict[str, Any] | None:
 
 
 # Older report schemas still read (schemas/report.v<N>.schema.json), migrated on read.
-OLD_REPORT_SCHEMAS = {1: "report.v1"}
+OLD_REPORT_SCHEMAS = {1: "report.v1", 2: "report.v2"}
 
 
 def migrate_report(doc: dict[str, Any]) -> dict[str, Any]:
-    """An older report document in the current schema (docs/SCHEMAS.md).
+    """An older report document in the shape the history reads (docs/SCHEMAS.md).
 
     1 -> 2: each benchmark result gains exact_allocs_per_op, exact_bytes_per_op, exact_iterations and
     check (all null: version 1 measured none of them); the report gains an empty disagreements list.
+    2 -> 3 (what the history reads of it): sites become positions with per-column cells (the compiler's
+    verdict; "stack (no diagnostic)" is none; nothing measured), and since_previous entries of text
+    become {"kind": "legacy", "text": ...}.
     """
     if doc.get("schema_version") == 1:
         none = {"exact_allocs_per_op": None, "exact_bytes_per_op": None, "exact_iterations": None, "check": None}
@@ -102,7 +104,32 @@ def migrate_report(doc: dict[str, Any]) -> dict[str, Any]:
             {**bench, "results": {col: {**result, **none} for col, result in bench["results"].items()}}
             for bench in case["benchmarks"]]} for case in doc["cases"]]
         doc = {**doc, "schema_version": 2, "cases": cases, "disagreements": []}
+    if doc.get("schema_version") == 2:
+        def cell(verdict: dict[str, Any]) -> dict[str, Any]:
+            compiler = verdict["verdict"] if verdict["verdict"] in ("heap", "stack") else "none"
+            return {"compiler": compiler, "message": verdict["message"], "reason": verdict.get("reason"),
+                    "measured": None, "covered": False, "evidence": "no allocation profile"}
+        cases = [{**case, "sites": [
+            {"id": f"{site['file']}:{site['line']}", "file": site["file"], "line": site["line"], "column": 1,
+             "source": site["subject"], "cells": {col: cell(v) for col, v in site["verdicts"].items()}}
+            for site in case["sites"] if not _v2_parameter(site)]} for case in doc["cases"]]
+        since = [{"kind": "legacy", "text": text} for text in doc.get("since_previous", [])]
+        doc = {**doc, "schema_version": 3, "cases": cases, "since_previous": since}
     return doc
+
+
+# Builtins the compiler names as the subject of an allocating call ("append does not escape").
+_ALLOCATING_BUILTINS = frozenset({"append", "make", "new"})
+
+
+def _v2_parameter(site: dict[str, Any]) -> bool:
+    """A version 2 site that is a function's parameter ("b does not escape"): a plain name (not append,
+    make or new) that no column put on the heap ("moved to heap: arr" and "x escapes to heap" are
+    allocation sites). Version 3 leaves parameters out of the sites, so a migrated previous report must
+    too, or each would read as a diagnostic that disappeared."""
+    subject = str(site["subject"])
+    return subject.isidentifier() and subject not in _ALLOCATING_BUILTINS and \
+        all(verdict["verdict"] != "heap" for verdict in site["verdicts"].values())
 
 
 def find_previous_report(reports_root: Path, current_run_dir: Path) -> dict[str, Any] | None:
@@ -134,17 +161,54 @@ def _resolved(path: Path) -> Path:
 # ---------------------------------------------------------------- changes since the previous run
 
 
-def changes_since(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
-    """Markdown bullet texts (without "- ") saying what changed from the previous run's report."""
+class SinceKind(enum.Enum):
+    FIRST_RUN = "first-run"
+    NONE = "none"
+    NEW_VERSION = "new-version"
+    DROPPED_VERSION = "dropped-version"
+    NEW_ARCH = "new-arch"
+    DROPPED_ARCH = "dropped-arch"
+    NEW_CASE = "new-case"
+    DROPPED_CASE = "dropped-case"
+    CELL_FAILING = "cell-failing"
+    CELL_RECOVERED = "cell-recovered"
+    CLAIM = "claim"  # a claim's verdict in a column
+    SITE = "site"  # allocs/op measured at a line
+    DIAGNOSTIC = "diagnostic"  # the compiler's verdict at a line
+    ALLOCS = "allocs"  # a benchmark's allocs/op
+
+
+@dataclass(frozen=True)
+class SinceChange:
+    """One entry of "changes since the previous run": data, rendered by gomatrix.analysis.markdown."""
+
+    kind: SinceKind
+    subject: str = ""
+    columns: tuple[str, ...] = ()
+    before: str = ""
+    after: str = ""
+
+    @property
+    def is_change(self) -> bool:
+        return self.kind not in (SinceKind.FIRST_RUN, SinceKind.NONE)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "subject": self.subject, "columns": list(self.columns),
+                "before": self.before, "after": self.after}
+
+
+def changes_since(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[SinceChange]:
+    """What changed from the previous run's report to this one (a single FIRST_RUN or NONE entry when
+    there is nothing to list)."""
     if previous is None:
-        return [FIRST_RUN]
-    out: list[str] = []
+        return [SinceChange(SinceKind.FIRST_RUN)]
+    out: list[SinceChange] = []
     out += _column_changes(previous, current)
     out += _cell_changes(previous, current)
     out += _claim_changes(previous, current)
-    out += _escape_changes(previous, current)
+    out += _site_changes(previous, current)
     out += _allocs_changes(previous, current)
-    return out or [NO_CHANGES]
+    return out or [SinceChange(SinceKind.NONE)]
 
 
 def _arches_by_version(report: dict[str, Any]) -> dict[str, list[str]]:
@@ -154,22 +218,20 @@ def _arches_by_version(report: dict[str, Any]) -> dict[str, list[str]]:
     return by_version
 
 
-def _column_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def _column_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[SinceChange]:
     before, now = _arches_by_version(previous), _arches_by_version(current)
-    out = []
-    for version in sorted(now.keys() - before.keys(), key=version_key):
-        out.append(f"New Go version {md_text(version)} ({', '.join(sorted(now[version]))})")
-    for version in sorted(before.keys() - now.keys(), key=version_key):
-        out.append(f"Go version {md_text(version)} is no longer in the matrix (was: "
-                   f"{', '.join(sorted(before[version]))})")
+    out = [SinceChange(SinceKind.NEW_VERSION, v, tuple(sorted(now[v])))
+           for v in sorted(now.keys() - before.keys(), key=version_key)]
+    out += [SinceChange(SinceKind.DROPPED_VERSION, v, tuple(sorted(before[v])))
+            for v in sorted(before.keys() - now.keys(), key=version_key)]
     arches_before = {a for arches in before.values() for a in arches}
     arches_now = {a for arches in now.values() for a in arches}
-    out += [f"New architecture {md_text(arch)}" for arch in sorted(arches_now - arches_before)]
-    out += [f"Architecture {md_text(arch)} is no longer in the matrix" for arch in sorted(arches_before - arches_now)]
+    out += [SinceChange(SinceKind.NEW_ARCH, arch) for arch in sorted(arches_now - arches_before)]
+    out += [SinceChange(SinceKind.DROPPED_ARCH, arch) for arch in sorted(arches_before - arches_now)]
     cases_before = {case["name"] for case in previous["cases"]}
     cases_now = {case["name"] for case in current["cases"]}
-    out += [f"New case {md_code(name)}" for name in sorted(cases_now - cases_before)]
-    out += [f"Case {md_code(name)} is no longer in the matrix" for name in sorted(cases_before - cases_now)]
+    out += [SinceChange(SinceKind.NEW_CASE, name) for name in sorted(cases_now - cases_before)]
+    out += [SinceChange(SinceKind.DROPPED_CASE, name) for name in sorted(cases_before - cases_now)]
     return out
 
 
@@ -178,19 +240,19 @@ def _shorten(text: str, limit: int = REASON_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def _cell_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def _cell_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[SinceChange]:
     before = {(c["case"], c["column"]): c for c in previous["cells"]}
     failing, recovered = [], []
     for cell in current["cells"]:
         old = before.get((cell["case"], cell["column"]))
         if old is None or (old["status"] == "ok") == (cell["status"] == "ok"):
             continue
-        where = f"{md_text(cell['case'])} on {md_text(cell['column'])}"
+        where = f"{cell['case']} on {cell['column']}"
         if cell["status"] != "ok":
-            reason = f": {md_text(_shorten(cell['reason']))}" if cell["reason"].strip() else ""
-            failing.append(f"Cell {where} is now {cell['status']} (was ok){reason}")
+            failing.append(SinceChange(SinceKind.CELL_FAILING, where, (cell["column"],), cell["status"],
+                                       _shorten(cell["reason"])))
         else:
-            recovered.append(f"Cell {where} is ok again (was {old['status']})")
+            recovered.append(SinceChange(SinceKind.CELL_RECOVERED, where, (cell["column"],), old["status"], "ok"))
     return failing + recovered
 
 
@@ -198,23 +260,20 @@ def _order(report: dict[str, Any]) -> dict[str, int]:
     return {column["id"]: index for index, column in enumerate(report["columns"])}
 
 
-def _grouped(entries: Iterable[tuple[str, str, str, str]], order: dict[str, int]) -> list[str]:
-    """(subject text, column id, before, after) -> one bullet per subject and change, listing its columns."""
+def _grouped(kind: SinceKind, entries: Iterable[tuple[str, str, str, str]], order: dict[str, int]) -> list[SinceChange]:
+    """(subject, column id, before, after) -> one entry per subject and change, listing its columns."""
     groups: dict[tuple[str, str, str], list[str]] = {}
     for subject, column, old, new in entries:
         groups.setdefault((subject, old, new), []).append(column)
-    out = []
-    for (subject, old, new), columns in groups.items():
-        columns.sort(key=lambda c: order.get(c, len(order)))
-        out.append(f"{subject} on {', '.join(md_text(c) for c in columns)}: {old} → {new}")
-    return out
+    return [SinceChange(kind, subject, tuple(sorted(columns, key=lambda c: order.get(c, len(order)))), old, new)
+            for (subject, old, new), columns in groups.items()]
 
 
 def _cases(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {case["name"]: case for case in report["cases"]}
 
 
-def _claim_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def _claim_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[SinceChange]:
     before = _cases(previous)
     entries = []
     for case in current["cases"]:
@@ -225,44 +284,82 @@ def _claim_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[st
                 continue
             for column, value in claim["results"].items():
                 old_value = old["results"].get(column)
-                # None is "no result" (the cell did not run): the cell bullets say that.
+                # None is "no result" (the cell did not run): the cell entries say that.
                 if isinstance(value, bool) and isinstance(old_value, bool) and value != old_value:
-                    entries.append((f"claim {md_code(claim['id'])}", column, _holds(old_value), _holds(value)))
-    return _grouped(entries, _order(current))
+                    entries.append((claim["id"], column, _holds(old_value), _holds(value)))
+    return _grouped(SinceKind.CLAIM, entries, _order(current))
 
 
 def _holds(value: bool) -> str:
     return "holds" if value else "fails"
 
 
-def _site_verdicts(report: dict[str, Any], case: str) -> dict[tuple[str, int, str], dict[str, str]]:
-    sites = _cases(report).get(case, {}).get("sites", [])
-    return {(s["file"], s["line"], s["subject"]): {col: base_verdict(v["verdict"]) for col, v in s["verdicts"].items()}
-            for s in sites}
+Measurements = dict[str, float]  # benchmark -> allocs/op measured at a line
 
 
-def _escape_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """A site that one report lists and the other does not was on the stack in the other's ok cells:
-    -m prints every heap allocation and nothing for a variable that stays on the stack."""
+LineVerdicts = dict[tuple[str, int], dict[str, tuple[str, Measurements | None]]]
+
+
+def _lines(report: dict[str, Any], case: str) -> tuple[LineVerdicts, set[str]]:
+    """(file, line) -> column -> (the compiler's verdict there, allocs/op measured there per benchmark, or
+    None without a profile), and the columns whose cell was profiled (a line without a site there
+    allocated nothing measurable).
+
+    Measurements below ALLOCATES_THRESHOLD are noise, not allocations (as in the report's own changes)."""
+    out: LineVerdicts = {}
+    profiled: set[str] = set()
+    found = _cases(report).get(case, {})
+    for site in found.get("sites", []):
+        for column, cell in site["cells"].items():
+            measured = cell["measured"]
+            if measured is not None:
+                profiled.add(column)
+            verdict, sums = out.setdefault((site["file"], site["line"]), {}).get(column, ("none", None))
+            if cell["compiler"] == "heap" or verdict == "none":
+                verdict = cell["compiler"]
+            if measured is not None:
+                sums = dict(sums or {})
+                for m in measured:
+                    if m["allocs_per_op"] >= ALLOCATES_THRESHOLD:
+                        sums[m["benchmark"]] = sums.get(m["benchmark"], 0.0) + m["allocs_per_op"]
+            out[(site["file"], site["line"])][column] = (verdict, sums)
+    # A case with no site in a column: its benchmarks say whether the cell was profiled.
+    for bench in found.get("benchmarks", []):
+        profiled |= {column for column, result in bench["results"].items()
+                     if result is not None and result.get("profile_adds_up") is not None}
+    return out, profiled
+
+
+def _site_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[SinceChange]:
+    """Per line of a case, in columns ok in both runs: the compiler's verdict, and the allocs/op each
+    benchmark allocates there when both runs measured it (a line a profiled run has no site at allocated
+    nothing)."""
     ok_before = {(c["case"], c["column"]) for c in previous["cells"] if c["status"] == "ok"}
     ok_now = {(c["case"], c["column"]) for c in current["cells"] if c["status"] == "ok"}
-    entries = []
+    verdicts, measured = [], []
     for case in current["cases"]:
         name = case["name"]
-        before, now = _site_verdicts(previous, name), _site_verdicts(current, name)
+        (before, profiled_before), (now, profiled_now) = _lines(previous, name), _lines(current, name)
         columns = [c["id"] for c in current["columns"] if (name, c["id"]) in ok_before and (name, c["id"]) in ok_now]
         for key in sorted(before.keys() | now.keys()):
-            file, line, subject = key
-            label = f"escape of {md_code(subject)} at {md_code(f'{file}:{line}')} ({md_text(name)})"
+            label = f"{name}/{key[0]}:{key[1]}"
             for column in columns:
-                old = before.get(key, {}).get(column, "stack")
-                new = now.get(key, {}).get(column, "stack")
-                if old != new:
-                    entries.append((label, column, old, new))
-    return _grouped(entries, _order(current))
+                old = before.get(key, {}).get(column, ("none", {} if column in profiled_before else None))
+                new = now.get(key, {}).get(column, ("none", {} if column in profiled_now else None))
+                if old[0] != new[0]:
+                    verdicts.append((label, column, old[0], new[0]))
+                if old[1] is None or new[1] is None:
+                    continue
+                for bench in sorted(old[1].keys() | new[1].keys()):
+                    was, now_value = old[1].get(bench, 0.0), new[1].get(bench, 0.0)
+                    if not allocs_equal(was, now_value):
+                        measured.append((f"{label} ({bench})", column, fmt_allocs(snapped_allocs(was)),
+                                         fmt_allocs(snapped_allocs(now_value))))
+    order = _order(current)
+    return _grouped(SinceKind.SITE, measured, order) + _grouped(SinceKind.DIAGNOSTIC, verdicts, order)
 
 
-def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[SinceChange]:
     before = _cases(previous)
     entries = []
     for case in current["cases"]:
@@ -271,7 +368,7 @@ def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[s
             old = old_benches.get(bench["name"])
             if old is None:
                 continue
-            subject = f"allocs/op of {md_code(bench['name'])} ({md_text(case['name'])})"
+            subject = f"{case['name']}/{bench['name']}"
             for column, result in bench["results"].items():
                 old_result = old["results"].get(column) or {}
                 exact_both = old_result.get("exact_allocs_per_op") is not None and \
@@ -282,7 +379,7 @@ def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[s
                 if old_value is not None and value is not None and not allocs_equal(old_value, value):
                     entries.append((subject, column, fmt_allocs(snapped_allocs(old_value)),
                                     fmt_allocs(snapped_allocs(value))))
-    return _grouped(entries, _order(current))
+    return _grouped(SinceKind.ALLOCS, entries, _order(current))
 
 
 # ---------------------------------------------------------------- reports/index.md
@@ -295,10 +392,17 @@ def index_row(run_name: str, report: dict[str, Any]) -> list[str]:
     statuses = {status: 0 for status in STATUSES}
     for cell in report["cells"]:
         statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
-    claims_changed = sum(1 for case in report["cases"] for claim in case["claims"] if claim["changes"])
+    claims_changed = sum(1 for case in report["cases"] for claim in case["claims"]
+                         if claim.get("flips") or claim.get("changes"))
     since = report.get("since_previous")
     # The report's own list, as its reader sees it; a dash for a first run or a report without one.
-    changed = "–" if since is None or FIRST_RUN in since else str(len([c for c in since if c not in SENTINELS]))
+    legacy = ("First run: nothing to compare with.", "No changes.")
+    kinds = [item.get("kind") for item in since or []]
+    if not since or "first-run" in kinds or any(item.get("text") == legacy[0] for item in since):
+        changed = "–"
+    else:
+        changed = str(len([item for item in since
+                           if item.get("kind") not in ("none", "first-run") and item.get("text") not in legacy]))
     return [
         f"[{run_name}]({run_name}/report.md)",
         md_text(", ".join(versions)) or "–",
@@ -311,7 +415,7 @@ def index_row(run_name: str, report: dict[str, Any]) -> list[str]:
 
 
 # Part of every cached row's key: bump it when index_row's output changes.
-INDEX_ROW_VERSION = "1"
+INDEX_ROW_VERSION = "2"
 INDEX_CACHE_KEEP_DAYS = 30  # cached rows not used for this long are removed when a new one is stored
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gomatrix.analysis.markdown import since_text
 from gomatrix.config import MatrixConfig
-from gomatrix.history import SENTINELS
 from gomatrix.versions import resolve_versions
 
 Log = Callable[[str], None]
@@ -20,7 +20,7 @@ CHANGES_EXIT_CODE = 10  # `invoke nightly` exits with it when the report lists c
 @dataclass(frozen=True)
 class NightlyResult:
     run_dir: Path
-    changes: list[str]  # "changes since the previous run" (empty: none)
+    changes: list[str]  # "changes since the previous run" in words (empty: none)
 
 
 def resolved_config(config: MatrixConfig, log: Log) -> MatrixConfig:
@@ -40,7 +40,8 @@ def run_nightly(config: MatrixConfig, *, log: Log,
     """One nightly round; run_matrix runs a configuration and returns its run directory."""
     run_dir = run_matrix(resolved_config(config, log))
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
-    changes = [line for line in report.get("since_previous", []) if line not in SENTINELS]
+    changes = [since_text(item) for item in report.get("since_previous", [])
+               if item.get("kind") not in ("first-run", "none")]
     if changes:
         log(f"gomatrix nightly: {len(changes)} change(s) since the previous run:")
         for line in changes:

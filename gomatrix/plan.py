@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gomatrix.analysis.values import version_key
 from gomatrix.cases import Case
 from gomatrix.config import MatrixConfig
 from gomatrix.errors import ConfigError
-from gomatrix.report import version_key
 
 
 def cell_key(case: str, version: str, arch: str) -> str:

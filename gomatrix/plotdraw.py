@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from gomatrix.analysis.values import format_duration
 from gomatrix.plots import PANELS
-from gomatrix.report import format_duration
 
 _ARCH_STYLE: dict[str, dict[str, Any]] = {
     "amd64": {"color": "#1f77b4", "marker": "o", "markersize": 6, "fillstyle": "full", "zorder": 3},

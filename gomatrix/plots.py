@@ -16,8 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gomatrix.analysis.evidence import measured_allocs
+from gomatrix.analysis.values import version_key
 from gomatrix.files import read_entry, store_entry, touch_entry, write_atomic
-from gomatrix.report import measured_allocs, version_key
 
 PLOTS_DIR = "plots"
 # Part of every cache key: bump it when the drawing (gomatrix/plotdraw.py) changes, so that plots

@@ -13,9 +13,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_seed_cases_have_their_files_and_claims() -> None:
     cases = {c.name: c for c in discover_cases(ROOT / "cases")}
-    # the source document's three, and gomatrix's own (without claims: they verify no document)
+    # the source document's three (undated: written against Go 1.7), and gomatrix's own, whose claims are
+    # dated by the release notes that made them true
     assert set(cases) == {"array", "makeslice", "sliceappend", "makevar", "appendloop"}
-    assert not cases["makevar"].claims and not cases["appendloop"].claims
+    assert all(c.since is None and c.until is None for name in ("array", "sliceappend")
+               for c in cases[name].claims)
+    assert [(c.id, c.since, c.until) for c in cases["makevar"].claims] == [
+        ("makevar-16-no-alloc-since-125", "1.25", None), ("makevar-16-stack-since-125", "1.25", None)]
+    collect = cases["appendloop"].claims[0]
+    assert len(cases["appendloop"].claims) == 1 and collect.since == "1.26"
+    assert collect.allocs is not None and (collect.allocs.min, collect.allocs.max) == (None, 2)
+    assert collect.allocs_per_op is None and collect.allocs.text() == "at most 2"  # a range, not a count
+    dated = next(c for c in cases["makeslice"].claims if c.id == "make-variable-cap-stack-since-125")
+    assert (dated.since, dated.documented) == ("1.25", "Go 1.25 release notes, Compiler")
     assert cases["array"].go_files == ("array.go", "array_test.go")
     claim = next(c for c in cases["array"].claims if c.id == "array-10mib-stack")
     assert claim.site is not None and (claim.site.file, claim.site.line, claim.expect) == (

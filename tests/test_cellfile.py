@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -27,7 +28,20 @@ def test_cell_round_trip_holds_the_required_fields(tmp_path: Path) -> None:
     assert doc["go_version"] == "go1.24.11" and doc["arch"] == "amd64" and doc["status"] == "ok"
     assert doc["go_version_line"] == "go version go1.24.11 linux/amd64"
     assert doc["image"]["architecture"] == "amd64"
-    assert [s["name"] for s in doc["timings"]["steps"]] == ["version", "env", "prepare", "compile", "bench", "exact"]
+    steps = doc["timings"]["steps"]
+    assert [s["name"] for s in steps] == ["version", "env", "prepare", "compile", "bench", "exact", "sites"]
+    assert all(s["start"] <= s["end"] for s in steps)
+    assert all(a["end"] == b["start"] for a, b in itertools.pairwise(steps))  # one after another
+    # the sites step profiled every allocation: each benchmark's lines add up to its exact count
+    profiles = {b["name"]: b["profile"] for b in doc["benchmarks"]}
+    assert {name: [(line["file"], line["line"], line["allocs_per_op"]) for line in p["lines"]]
+            for name, p in profiles.items()} == {"BenchmarkEaArray1": [("array_test.go", 9, 1.0)],
+                                                  "BenchmarkEaArray2": [("array_test.go", 16, 1.0)]}
+    assert all(p["adds_up"] and p["error"] is None for p in profiles.values())
+    measured = {(s["file"], s["line"], s["column"]): (s["compiler"], [m["allocs_per_op"] for m in s["measured"]])
+                for s in doc["sites"]}
+    assert measured == {("array.go", 4, 6): ("heap", []), ("array_test.go", 9, 7): ("heap", [1.0]),
+                        ("array_test.go", 16, 7): ("heap", [1.0])}
     assert (run_dir / doc["raw"]["bench"]).read_text().startswith("goos: linux")
     assert {b["name"] for b in doc["benchmarks"]} == {"BenchmarkEaArray1", "BenchmarkEaArray2"}
 

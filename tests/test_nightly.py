@@ -36,5 +36,9 @@ def test_nightly_reuses_cells_and_reports_a_new_patch(registry_images: str, tmp_
     runs = sorted(p for p in tmp_path.iterdir() if p.is_dir())
     assert len(runs) == 3
     latest = json.loads((runs[-1] / "report.json").read_text())
-    assert any("go1.24.11" in line for line in latest["since_previous"])
+    # the image behind "1.24" now reports go1.24.11 instead of go1.23.9: a new column, and one gone
+    assert [(item["kind"], item["subject"], item["columns"]) for item in latest["since_previous"]
+            if item["kind"] in ("new-version", "dropped-version")] == [
+        ("new-version", "go1.24.11", ["amd64"]), ("dropped-version", "go1.23.9", ["amd64"])]
+    assert "  - New Go version go1.24.11 (amd64)" in third.stdout  # the nightly log lists it in words
     assert (tmp_path / "index.md").read_text().count("/report.md)") == 3

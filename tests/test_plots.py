@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from gomatrix import plots
+from gomatrix.analysis.document import build_report
 from gomatrix.cases import discover_cases
 from gomatrix.errors import CellFileError
 from gomatrix.plots import write_case_plots
-from gomatrix.report import build_report
 from gomatrix.schemas import validate
 from tests.recorded import ROOT, recorded_cell
 

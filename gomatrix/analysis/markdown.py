@@ -1,0 +1,493 @@
+"""The report document as GitHub-flavoured markdown: prose made last, from the evidence.
+
+The first screen answers "does the document still hold?": one sentence per claim with where it flips
+and why, in the compiler's and the profile's words, then the claims by Go version (split by arch only
+where the arches disagree) and the environment. Bulky tables follow in <details>.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from gomatrix.analysis.evidence import Agreement, ChangeKind, Evidence
+from gomatrix.analysis.values import (
+    describe_versions,
+    fmt_allocs,
+    fmt_bytes,
+    format_duration,
+    md_code,
+    md_text,
+    snapped_allocs,
+    version_key,
+)
+
+Doc = Mapping[str, Any]
+
+
+def _versions(report: Doc) -> list[str]:
+    return sorted({c["go_version"] for c in report["columns"]}, key=version_key)
+
+
+def _arches(report: Doc) -> list[str]:
+    return sorted({c["arch"] for c in report["columns"]})
+
+
+def _allocs_phrase(allocs: float | None, bytes_per_op: float | None) -> str:
+    if allocs is None:
+        return "no allocation profile"
+    if allocs < 0.05:
+        return "nothing measured"
+    unit = "alloc/op" if fmt_allocs(snapped_allocs(allocs)) == "1" else "allocs/op"
+    per = bytes_per_op / allocs if bytes_per_op and allocs else None
+    size = f" of {fmt_bytes(per)}" if per is not None and abs(allocs - round(allocs)) < 0.02 and round(allocs) == 1 \
+        else (f" ({fmt_bytes(bytes_per_op)}/op)" if bytes_per_op else "")
+    return f"{fmt_allocs(snapped_allocs(allocs))} {unit}{size} measured"
+
+
+def _compiler_words(why: Doc) -> str:
+    if why["compiler"] == "none":
+        return "no diagnostic"
+    reason = f" ({md_text(why['reason'])})" if why.get("reason") else ""
+    return f"{md_code(why['message'])}{reason}"
+
+
+def why_text(why: Doc | None, benchmark: str = "") -> str:
+    """`moved to heap: arr` (too large for stack), 1 alloc/op of 10 MiB measured at array_test.go:9."""
+    if why is None:
+        return "no result"
+    lead = ""
+    if why.get("benchmark_allocs") is not None:
+        count = fmt_allocs(snapped_allocs(why["benchmark_allocs"]))
+        unit = "alloc/op" if count == "1" else "allocs/op"
+        lead = f"{md_code(benchmark)} makes {count} {unit}" if benchmark else f"{count} {unit} in all"
+        if not why["file"]:
+            return lead
+        lead += "; "
+    where = md_code(f"{why['file']}:{why['line']}")
+    measured = _allocs_phrase(why["allocs_per_op"], why["bytes_per_op"])
+    return f"{lead}{_compiler_words(why)}, {measured} at {where}"
+
+
+def _holds_word(value: bool) -> str:
+    return "holds" if value else "fails"
+
+
+def _history_text(runs: Sequence[Doc]) -> str:
+    return _runs_words(runs, lambda value: _holds_word(bool(value)))
+
+
+def _documented_text(claim: Doc, *, full: bool = False) -> str:
+    agreement = Agreement(claim["agreement"])
+    if agreement == Agreement.UNDATED:
+        return ""
+    parts = []
+    if claim["since"]:
+        parts.append(f"from Go {claim['since']}")
+    if claim["until"]:
+        parts.append(f"up to Go {claim['until']}")
+    documented = " ".join(parts)
+    source = f" ({md_text(claim['documented'])})" if full and claim.get("documented") else ""
+    holds = {arch: versions for arch, versions in claim["holds_in"].items()}
+    first = sorted({v[0] for v in holds.values() if v}, key=version_key)
+    if agreement == Agreement.AS_DOCUMENTED:
+        return f" **As documented**{source}: {documented}." if full else f" **As documented** ({documented})."
+    if agreement == Agreement.EARLIER and first:
+        return f" **Earlier than documented**{source}: documented {documented}, holds from {first[0]} already."
+    if agreement == Agreement.LATER and first:
+        return f" **Later than documented**{source}: documented {documented}, holds only from {first[0]}."
+    return f" **Not as documented**{source}: documented {documented}."
+
+
+def _claim_parts(report: Doc, claim: Doc, *, full: bool) -> list[str]:
+    """Per group of arches with the same history: the history and why (at the flip, or in the newest
+    version when it never flips)."""
+    multi_arch = len(_arches(report)) > 1
+    groups = claim["history"]
+    bench = claim["subject"] if claim["kind"] == "benchmark" and full else ""
+    texts = []
+    for group in groups:
+        arches = f" ({', '.join(group['arches'])})" if multi_arch and len(groups) > 1 else ""
+        flips = [f for f in claim["flips"] if f["arches"] == group["arches"]]
+        if len(flips) == 1:
+            texts.append(f"{_history_text(group['runs'])}{arches}: {why_text(flips[0]['why'], bench)}")
+        elif flips:
+            whys = "; ".join(f"at {flip['after']}: {why_text(flip['why'], bench)}" for flip in flips)
+            texts.append(f"{_history_text(group['runs'])}{arches} — {whys}")
+        else:
+            last = group["runs"][-1]
+            column = next((c["id"] for c in report["columns"]
+                           if c["go_version"] == last["last"] and c["arch"] == group["arches"][0]), None)
+            why = claim["why"].get(column) if column else None
+            texts.append(f"{_history_text(group['runs'])}{arches}: {why_text(why, bench)}")
+    return texts or ["no result in any version"]
+
+
+def _steady(claim: Doc) -> bool | None:
+    """True/False when the claim holds/fails in every version on every arch, as documented or undated."""
+    groups = claim["history"]
+    if len(groups) != 1 or len(groups[0]["runs"]) != 1:
+        return None
+    if Agreement(claim["agreement"]) not in (Agreement.UNDATED, Agreement.AS_DOCUMENTED):
+        return None
+    return bool(groups[0]["runs"][0]["value"])
+
+
+def claim_sentences(report: Doc, *, full: bool = False) -> list[str]:
+    """One bullet per claim: its history and why. The first screen (full=False) gives claims that never
+    change one line each for those that hold and those that fail; full gives every claim its sentence."""
+    out = []
+    steady: dict[bool, list[str]] = {True: [], False: []}
+    for case in report["cases"]:
+        for claim in case["claims"]:
+            state = _steady(claim)
+            if not full and state is not None:
+                steady[state].append(md_code(claim["id"]))
+                continue
+            text = f" *{md_text(claim['text'])}*" if full else ""
+            out.append(f"- {md_code(claim['id'])}{text}: {'; '.join(_claim_parts(report, claim, full=full))}."
+                       f"{_documented_text(claim, full=full)}")
+    if steady[True]:
+        out.append(f"- **Hold in every version**: {', '.join(steady[True])}.")
+    if steady[False]:
+        out.append(f"- **Fail in every version**: {', '.join(steady[False])} (why: *Claims in detail*).")
+    return out
+
+
+def claims_table(report: Doc) -> str:
+    """Claims x Go versions; a version whose arches disagree shows each arch's mark."""
+    versions = _versions(report)
+    rows = []
+    for case in report["cases"]:
+        for claim in case["claims"]:
+            row = [f"{md_code(claim['id'])} {md_text(claim['text'])}"]
+            for version in versions:
+                marks = {c["arch"]: claim["results"].get(c["id"]) for c in report["columns"]
+                         if c["go_version"] == version}
+                values = set(marks.values())
+                if len(values) == 1:
+                    row.append(_mark(values.pop()))
+                else:
+                    row.append(" ".join(f"{_mark(v)} {arch}" for arch, v in sorted(marks.items())))
+            rows.append(row)
+    return str(tabulate(rows, headers=["claim", *versions], tablefmt="github"))
+
+
+def _mark(value: bool | None) -> str:
+    return "–" if value is None else ("✅" if value else "❌")
+
+
+def environment_text(report: Doc) -> list[str]:
+    env = report.get("environment") or {}
+
+    def join(key: str) -> str:
+        return ", ".join(md_text(v) for v in env.get(key, [])) or "unknown"
+    emulated = sorted({c["arch"] for c in report["columns"] if c["emulated"]})
+    lines = [
+        f"- **CPU**: {join('cpus')} · **cores**: {join('cores')} · **jobs**: {join('jobs')} · "
+        f"**runner**: {join('runners')}",
+        f"- **GOMAXPROCS**: {join('gomaxprocs')} for `go test -bench`, 1 for the exact counts and allocation "
+        f"profiles · **benchtime**: {join('benchtime')} · **count**: {join('count')} · "
+        f"**gomatrix** {md_text(env.get('gomatrix_version', '?'))}",
+    ]
+    if emulated:
+        lines.append(f"- † {', '.join(emulated)} ran under QEMU user emulation: allocation figures are exact, "
+                     "ns/op measures the emulator, not a CPU.")
+    loaded = [c for c in report["cells"] if c.get("under_load")]
+    if loaded:
+        lines.append(f"- ‡ {len(loaded)} native cell(s) ran their benchmarks while other cells of the run were "
+                     "working (jobs > 1): their ns/op was taken under load and is not compared.")
+    return lines
+
+
+def _change_value(kind: ChangeKind, value: Any) -> str:
+    if kind == ChangeKind.SITE_ALLOCATIONS:
+        if not value:
+            return "nothing measured"
+        return ", ".join(f"{fmt_allocs(allocs)} ({md_code(name)})" for name, allocs in value)
+    if kind == ChangeKind.SITE_DIAGNOSTIC:
+        verdict, message = value
+        return "no diagnostic" if verdict == "none" else md_code(message)
+    if kind == ChangeKind.BENCHMARK_ALLOCS:
+        count = fmt_allocs(snapped_allocs(value))
+        return f"{count} alloc/op" if count == "1" else f"{count} allocs/op"
+    return f"{fmt_bytes(value)}/op"
+
+
+def _runs_text(kind: ChangeKind, runs: Sequence[Doc]) -> str:
+    return _runs_words(runs, lambda value: _change_value(kind, value))
+
+
+def _runs_words(runs: Sequence[Doc], word: Callable[[Any], str]) -> str:
+    """'fails up to go1.25.5, holds from go1.26.6' style text of runs of equal values over versions."""
+    parts = []
+    for index, run in enumerate(runs):
+        value = word(run["value"])
+        if len(runs) == 1:
+            parts.append(f"{value} in every version")
+        elif index == 0:
+            parts.append(f"{value} up to {run['last']}")
+        elif index == len(runs) - 1:
+            parts.append(f"{value} from {run['first']}")
+        else:
+            parts.append(f"{value} in {run['first']}–{run['last']}")
+    return ", ".join(parts)
+
+
+def _site_label(change: Doc) -> str:
+    return f"{md_code(change['subject'])} {md_code(change['source'])}"
+
+
+def change_lines(report: Doc) -> list[str]:
+    """One bullet per change; sites of one file whose change reads the same share a bullet."""
+    out = []
+    merged: list[tuple[Doc, list[Doc]]] = []
+    for change in report["changes"]:
+        previous = merged[-1][0] if merged else None
+        same = previous is not None and previous["kind"] == change["kind"] == ChangeKind.SITE_DIAGNOSTIC.value \
+            and previous["case"] == change["case"] and previous["runs"] == change["runs"] \
+            and previous["arches"] == change["arches"] and previous["at"] == change["at"] \
+            and previous["measured"] == change["measured"] \
+            and previous["subject"].split(":")[0] == change["subject"].split(":")[0]
+        if same:
+            merged[-1][1].append(change)
+        else:
+            merged.append((change, [change]))
+    for change, group in merged:
+        kind = ChangeKind(change["kind"])
+        arches = f" ({', '.join(change['arches'])})"
+        case = md_text(change["case"])
+        if kind == ChangeKind.SITE_ALLOCATIONS:
+            words = {True: "; `-m` said the same at the change", False: "; the compiler's words changed with it",
+                     None: "; the compiler's words changed at some of these steps"}[change["diagnostic_unchanged"]]
+            out.append(f"- {case}, **allocations** at {_site_label(change)}: "
+                       f"{_runs_text(kind, change['runs'])}{words}{arches}")
+        elif kind == ChangeKind.SITE_DIAGNOSTIC:
+            sites = ", ".join(_site_label(c) for c in group)
+            plural = "s" if len(group) > 1 else ""
+            if change["measured"]:
+                out.append(f"- {case}, diagnostic{plural} at {sites}: {_runs_text(kind, change['runs'])}; "
+                           f"**allocations unchanged** at {', '.join(change['at'])}{arches}")
+            else:
+                out.append(f"- {case}, diagnostic{plural} at {sites}: {_runs_text(kind, change['runs'])} "
+                           f"(not measured: no benchmark runs {'these lines' if plural else 'this line'}){arches}")
+        elif kind == ChangeKind.BENCHMARK_ALLOCS:
+            words = "; **`-m` output for its lines unchanged**" if change["diagnostic_unchanged"] else ""
+            out.append(f"- {case}, {md_code(change['subject'])}: "
+                       f"{_runs_text(kind, change['runs'])}{words}{arches}")
+        else:
+            out.append(f"- {case}, {md_code(change['subject'])}: "
+                       f"{_runs_text(kind, change['runs'])}{arches}")
+    return out or ["- Nothing: every allocation measured and every diagnostic is the same in every version."]
+
+
+_EVIDENCE_WORDS = {
+    Evidence.SAYS_STACK_ALLOCATES: "compiler says it does not escape, yet it allocates",
+    Evidence.SAYS_HEAP_NOTHING: "compiler says heap, nothing measured",
+    Evidence.SILENT_ALLOCATES: "no diagnostic, yet it allocates",
+}
+
+
+def disagreement_lines(report: Doc) -> list[str]:
+    out = []
+    for item in report["disagreements"]:
+        evidence = Evidence(item["evidence"])
+        when = describe_versions(item["versions"], item["all_versions"])
+        spreads = [(f"{fmt_allocs(snapped_allocs(m['low']))}" if abs(m["low"] - m["high"]) < 0.02 else
+                    f"{fmt_allocs(m['low'])}–{fmt_allocs(m['high'])}") + f" by {md_code(m['benchmark'])}"
+                   for m in item["measured"]]
+        said = f"{md_code(item['message'])}" if item["message"] else "nothing"
+        measured = f"allocs/op measured there: {', '.join(spreads)}" if spreads else "nothing measured there"
+        out.append(f"- **{_EVIDENCE_WORDS[evidence]}**: {md_text(item['case'])}, {md_code(item['site'])} "
+                   f"{md_code(item['source'])} {md_text(when)} ({', '.join(item['arches'])}): the compiler said "
+                   f"{said}; {measured}.")
+    return out or ["- Nowhere: at every site the compiler's words agree with what was measured."]
+
+
+def _bench_cell(result: Doc | None, status: str) -> str:
+    if result is None:
+        return status if status != "ok" else "–"
+    exact = result.get("exact_allocs_per_op")
+    allocs = exact if exact is not None else result.get("allocs_per_op")
+    ns_text = format_duration(result["ns_per_op"])
+    if result["emulated"]:
+        ns_text += " †"
+    elif result.get("under_load"):
+        ns_text += " ‡"
+    elif result.get("ns_range") and result["samples"] > 1:
+        low, high = result["ns_range"]
+        ns_text += f" [{format_duration(low)}–{format_duration(high)}]"
+    versus = result.get("ns_vs_previous")
+    if versus:
+        ns_text += f" {_delta_text(versus['delta_pct'])}" if versus["significant"] else " ~"
+    exact_bytes = result.get("exact_bytes_per_op")
+    bytes_text = fmt_bytes(exact_bytes if exact_bytes is not None else result["bytes_per_op"])
+    flag = " ⚠" if result.get("profile_adds_up") is False else ""
+    return f"**{fmt_allocs(allocs)}** allocs{flag} · {bytes_text} · {ns_text}"
+
+
+def _delta_text(delta_pct: float) -> str:
+    if delta_pct >= 900:
+        return f"×{1 + delta_pct / 100:.3g}".replace("e+0", "e").replace("e+", "e")
+    return f"{delta_pct:+.1f}%"
+
+
+def _status_of(report: Doc, case: str, col: str) -> str:
+    for cell in report["cells"]:
+        if cell["case"] == case and cell["column"] == col:
+            return str(cell["status"])
+    return "not run"
+
+
+def _header(report: Doc) -> list[str]:
+    return [f"{c['go_version']} {c['arch']}" + (" †" if c["emulated"] else "") for c in report["columns"]]
+
+
+def _table(report: Doc, case: Doc, rows_of: Sequence[Doc], label: Callable[[Doc], str],
+           cell: Callable[[Doc, str, str], str]) -> str:
+    rows = [[label(item), *[cell(item, col["id"], _status_of(report, case["name"], col["id"]))
+                            for col in report["columns"]]] for item in rows_of]
+    return str(tabulate(rows, headers=["", *_header(report)], tablefmt="github"))
+
+
+def _site_cell(site: Doc, col: str, status: str) -> str:
+    cell = site["cells"].get(col)
+    if cell is None:
+        return status if status != "ok" else "–"
+    evidence = Evidence(cell["evidence"])
+    said = {"heap": "heap", "stack": "stack", "none": "silent"}[cell["compiler"]]
+    allocs = [m for m in cell["measured"] or [] if m["allocs_per_op"] >= 0.05]
+    if cell["measured"] is None:
+        measured = "no profile"
+    elif evidence == Evidence.NOT_RUN:
+        measured = "–"
+    elif not allocs:
+        measured = "0/op"
+    elif len(allocs) == 1:
+        measured = f"{fmt_allocs(snapped_allocs(allocs[0]['allocs_per_op']))}/op"
+    else:  # one figure per benchmark that runs the line
+        measured = ", ".join(f"{fmt_allocs(snapped_allocs(m['allocs_per_op']))}/op "
+                             f"({md_text(m['benchmark'].removeprefix('Benchmark'))})" for m in allocs)
+    mark = "⚠️ " if evidence.misleading else ""
+    return f"{mark}{md_text(evidence.value)} · -m: {said}" + (f" · {measured}" if measured != "–" else "")
+
+
+def details(summary: str, body: list[str]) -> list[str]:
+    return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
+
+
+def render_markdown(report: Doc, *, link_prefix: str = "") -> str:
+    """The whole report; link_prefix goes before relative links (plots) when the markdown is placed
+    elsewhere than the run directory (reports/latest.md)."""
+    cells = report["cells"]
+    statuses: dict[str, int] = {}
+    for cell in cells:
+        statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
+    versions = _versions(report)
+    out = [f"# {md_text(report['title'])}", ""]
+    out.append(f"Generated {report['generated_at']} · {len(cells)} cells: "
+               + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+               + f" · Go {', '.join(versions)} · {', '.join(_arches(report))}")
+    out.append("")
+    claims = [claim for case in report["cases"] for claim in case["claims"]]
+    if claims:
+        out += ["## Do the claims still hold?", ""]
+        out += claim_sentences(report)
+        out += ["", claims_table(report), "",
+                "Judged by what was measured at the claim's line (every allocation profiled) and by exact "
+                "allocs/op; the compiler's `-m=2` words beside them.", ""]
+    out += ["**Measured on**", ""]
+    out += environment_text(report)
+    out.append("")
+    if report.get("since_previous"):
+        out += ["## Changes since the previous run", ""]
+        out += [f"- {md_text(item['text']) if item.get('kind') == 'legacy' else since_text(item)}"
+                for item in report["since_previous"]]
+        out.append("")
+    out += ["## What changed across versions", "",
+            "Driven by what was measured at each site; a change in the compiler's words alone is reported as "
+            "such.", ""]
+    out += change_lines(report)
+    out.append("")
+    out += ["## Where the compiler's words mislead", "",
+            "Sites where `-gcflags=-m=2` and the allocations measured at that line disagree. Trust the "
+            "measurement.", ""]
+    out += disagreement_lines(report)
+    out.append("")
+    if claims:
+        out += ["## Claims in detail", ""]
+        out += claim_sentences(report, full=True)
+        out.append("")
+    for case in report["cases"]:
+        out += _case_section(report, case, link_prefix)
+    rows = [[md_code(c["key"]), c["status"], md_text(c["go_version"] or "–"), c["arch"],
+             c["runner"] + (" (emulated)" if c["emulated"] else "") + (" (cached)" if c.get("cached") else ""),
+             md_text(c["image"] or "–"), f"{c['total_s']:.1f}", md_text(c["reason"][:300])]
+            for c in cells]
+    headers = ["cell", "status", "Go", "arch", "runner", "image or toolchain", "seconds", "reason"]
+    table = [tabulate(rows, headers=headers, tablefmt="github")]
+    not_ok = [c for c in cells if c["status"] != "ok"]
+    out += ["## Cells", ""]
+    if not_ok:
+        out += [f"- **{md_code(c['key'])}** {c['status']}: {md_text(c['reason'][:300])}" for c in not_ok] + [""]
+    out += details(f"All {len(cells)} cells", table)
+    return "\n".join(out)
+
+
+def _case_section(report: Doc, case: Doc, link_prefix: str) -> list[str]:
+    out = [f"## Case {md_code(case['name'])}: {md_text(case['title'])}", ""]
+    if case["source"]:
+        out += [f"Source: {md_text(case['source'])}", ""]
+    plot = report.get("plots", {}).get(case["name"])
+    if plot:
+        out += [f"![allocs/op, B/op and ns/op of {md_text(case['name'])} across Go versions]"
+                f"({link_prefix}{plot})", ""]
+    if case["benchmarks"]:
+        legend = ("allocs/op and B/op exact (total / N of one testing.Benchmark run; go test -benchmem's median "
+                  "where that is missing; ⚠ the profile's lines do not add up to it) · ns/op median [min–max] "
+                  "over the samples, compared with the previous version on the same native arch (benchstat's "
+                  "Mann-Whitney U, α = 0.05): \"~\" not significant, else the change of the median; † emulated "
+                  "and ‡ under load, not compared.")
+        out += details(f"Benchmarks of {md_text(case['name'])}", [legend, "", _table(
+            report, case, case["benchmarks"], lambda b: md_code(b["name"]),
+            lambda b, col, status: _bench_cell(b["results"].get(col), status))])
+    if case["sites"]:
+        legend = ("Each allocation site (file:line:column of the expression) per cell: the verdict from what was "
+                  "measured at its line, what `-m` said (heap, stack, or silent), and the allocs/op measured there.")
+        out += details(f"Allocation sites of {md_text(case['name'])}", [legend, "", _table(
+            report, case, case["sites"], lambda s: f"{md_code(s['id'])} {md_code(s['source'])}", _site_cell)])
+    return out
+
+
+def since_text(item: Doc) -> str:
+    """One "changes since the previous run" entry (gomatrix.history.SinceChange as JSON) in words."""
+    kind = item["kind"]
+    subject = item.get("subject", "")
+    columns = ", ".join(md_text(c) for c in item.get("columns", []))
+    if kind == "first-run":
+        return "First run: nothing to compare with."
+    if kind == "none":
+        return "No changes: every claim, site and allocs/op is as in the previous run."
+    if kind == "new-version":
+        return f"New Go version {md_text(subject)} ({columns})"
+    if kind == "dropped-version":
+        return f"Go version {md_text(subject)} is no longer in the matrix (was: {columns})"
+    if kind == "new-arch":
+        return f"New architecture {md_text(subject)}"
+    if kind == "dropped-arch":
+        return f"Architecture {md_text(subject)} is no longer in the matrix"
+    if kind == "new-case":
+        return f"New case {md_code(subject)}"
+    if kind == "dropped-case":
+        return f"Case {md_code(subject)} is no longer in the matrix"
+    if kind == "cell-failing":
+        reason = f": {md_text(item['after'])}" if item.get("after") else ""
+        return f"Cell {md_text(subject)} is now {md_text(item['before'])} (was ok){reason}"
+    if kind == "cell-recovered":
+        return f"Cell {md_text(subject)} is ok again (was {md_text(item['before'])})"
+    what = {"claim": f"claim {md_code(subject)}", "site": f"measured allocs/op at {md_code(subject)}",
+            "diagnostic": f"`-m` verdict at {md_code(subject)}",
+            "allocs": f"allocs/op of {md_code(subject)}"}.get(kind, md_text(subject))
+    return f"{what} on {columns}: {md_text(item['before'])} → {md_text(item['after'])}"

@@ -1,0 +1,117 @@
+"""A cell's allocation sites: places in the case's source, with what the compiler said and what was
+measured there.
+
+A site is a position (file, line, column) and the source text found there. The compiler's verdict is
+heap ("escapes to heap", "moved to heap"), stack ("does not escape") or none (it printed nothing
+about that place); measured is what the allocation profile counted at that line, per benchmark.
+Parameters (b *testing.B) are not allocation sites and are left out.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gomatrix.analysis.profile import Accounting
+from gomatrix.analysis.source import ALLOCATING, allocating_column, expression_at, expression_start, is_parameter
+from gomatrix.exact import ALLOCATES_THRESHOLD
+from gomatrix.parse import EscapeSite
+
+
+class Compiler(enum.Enum):
+    HEAP = "heap"
+    STACK = "stack"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Measured:
+    benchmark: str
+    allocs_per_op: float
+    bytes_per_op: float
+
+
+@dataclass(frozen=True)
+class CellSite:
+    file: str
+    line: int
+    column: int
+    source: str
+    compiler: Compiler
+    message: str
+    reason: str | None
+    measured: tuple[Measured, ...]
+    covered: bool  # a benchmark's own function, or a function of the case it calls, holds this line
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "column": self.column, "source": self.source,
+                "compiler": self.compiler.value, "message": self.message, "reason": self.reason,
+                "covered": self.covered,
+                "measured": [{"benchmark": m.benchmark, "allocs_per_op": m.allocs_per_op,
+                              "bytes_per_op": m.bytes_per_op} for m in self.measured]}
+
+
+def _line_text(sources: Mapping[str, str], file: str, line: int) -> str:
+    lines = sources.get(file, "").splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting], sources: Mapping[str, str],
+               covered_lines: set[tuple[str, int]]) -> list[CellSite]:
+    """The cell's sites: every allocation diagnostic of the compiler in the case's files (one per position;
+    heap wins when inlining reports a place twice) and every measured line, in source order.
+
+    A line's measured allocations go to its heap site, else its first site, else a site of their own at
+    the line's allocating expression (the profile resolves lines, not columns).
+    """
+    by_position: dict[tuple[str, int, int], EscapeSite] = {}
+    for esc in escapes:
+        text = _line_text(sources, esc.file, esc.line)
+        column = expression_start(text, esc.col) if esc.col else allocating_column(text)
+        if is_parameter(text, column, esc.subject):
+            continue
+        key = (esc.file, esc.line, column)
+        if key not in by_position or esc.verdict == "heap":
+            by_position[key] = esc
+    measured_by_line: dict[tuple[str, int], list[Measured]] = {}
+    for name, accounting in accounts.items():
+        for entry in accounting.lines:
+            if entry.allocs_per_op > 0 and (entry.allocs_per_op >= ALLOCATES_THRESHOLD or any(
+                    p[:2] == (entry.file, entry.line) for p in by_position)):
+                measured_by_line.setdefault((entry.file, entry.line), []).append(
+                    Measured(name, entry.allocs_per_op, entry.bytes_per_op))
+    positions = sorted(by_position)
+    owner: dict[tuple[str, int], tuple[str, int, int]] = {}
+    for line_key in measured_by_line:
+        on_line = [p for p in positions if p[:2] == line_key]
+        heap = [p for p in on_line if by_position[p].verdict == "heap"]
+        if heap or on_line:
+            owner[line_key] = (heap or on_line)[0]
+    out = []
+    for position in positions:
+        esc = by_position[position]
+        file, line, column = position
+        measured = measured_by_line.get((file, line), []) if owner.get((file, line)) == position else []
+        out.append(CellSite(file, line, column, expression_at(_line_text(sources, file, line), column),
+                            Compiler(esc.verdict), esc.message, esc.reason, tuple(measured),
+                            (file, line) in covered_lines))
+    for (file, line), measured in measured_by_line.items():
+        if (file, line) in owner:
+            continue
+        text = _line_text(sources, file, line)
+        column = allocating_column(text)
+        # The allocating expression when the line has one, else the statement (return s: a slice moved
+        # to the heap as it is returned).
+        source = expression_at(text, column) if ALLOCATING.search(text) else text.strip()
+        out.append(CellSite(file, line, column, source, Compiler.NONE, "", None, tuple(measured), True))
+    return sorted(out, key=lambda s: (s.file, s.line, s.column))
+
+
+def covered(ranges: Sequence[Mapping[str, object]]) -> set[tuple[str, int]]:
+    """(file, line) pairs inside linked function ranges (exact.linked_ranges items)."""
+    out: set[tuple[str, int]] = set()
+    for item in ranges:
+        first, last = int(str(item["first_line"])), int(str(item["last_line"]))
+        out.update((str(item["file"]), line) for line in range(first, last + 1))
+    return out

@@ -1,0 +1,108 @@
+"""Small value helpers shared by the analysis, the rendering and the history: version order, number
+formats, and markdown escaping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from gomatrix.exact import allocs_equal
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """'go1.24.11' / '1.24' -> (1, 24, 11) / (1, 24, -1) for ordering (a bare minor sorts first)."""
+    numbers = [int(n) for n in re.findall(r"\d+", version)[:3]]
+    while len(numbers) < 3:
+        numbers.append(-1)
+    return tuple(numbers)
+
+
+def minor_key(version: str) -> tuple[int, int]:
+    """'go1.24.11' -> (1, 24): a document's "from Go 1.24 on" covers every patch of that minor."""
+    key = version_key(version)
+    return key[0], key[1]
+
+
+def column_id(go_version: str, arch: str) -> str:
+    return f"{go_version} {arch}"
+
+
+def fmt_allocs(value: float | None) -> str:
+    """Exact allocs/op to three decimals (2.997 stays 2.997); whole counts without decimals."""
+    if value is None:
+        return "?"
+    if abs(value - round(value)) < 0.0005:
+        return str(round(value))
+    return f"{value:.3f}".rstrip("0")
+
+
+def snapped_allocs(value: float) -> float:
+    """A value within the tolerance of a whole count is that count (1.01 from GC noise is 1)."""
+    whole = float(round(value))
+    return whole if allocs_equal(value, whole) else value
+
+
+def fmt_bytes(value: float | None) -> str:
+    """B/op as a reader wants it: 63 B, 1 KiB, 10 MiB (exact binary units when whole, else 3 digits)."""
+    if value is None:
+        return "?"
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= scale:
+            scaled = value / scale
+            return f"{round(scaled)} {unit}" if abs(scaled - round(scaled)) < 0.0005 else f"{scaled:.4g} {unit}"
+    return f"{round(value)} B" if abs(value - round(value)) < 0.05 else f"{value:.1f} B"
+
+
+def fmt_number(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def describe_versions(chosen: Sequence[str], versions: Sequence[str]) -> str:
+    """'in every version', 'from go1.25.5', 'up to go1.24.11' or a list, of chosen among versions."""
+    positions = sorted(versions.index(v) for v in chosen if v in versions)
+    if not positions:
+        return "in no version"
+    if len(positions) == len(versions):
+        return "in every version"
+    contiguous = positions == list(range(positions[0], positions[-1] + 1))
+    if contiguous and positions[-1] == len(versions) - 1:
+        return f"from {versions[positions[0]]}"
+    if contiguous and positions[0] == 0:
+        return f"up to {versions[positions[-1]]}"
+    if contiguous:
+        return f"in {versions[positions[0]]}–{versions[positions[-1]]}"
+    return "in " + ", ".join(versions[p] for p in positions)
+
+
+_MD_SPECIAL = re.compile(r"([\\|`*_\[\]<>#])")
+
+
+def md_text(text: object) -> str:
+    """Plain text safe inside a GFM table cell: one line, markdown and HTML characters escaped."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def md_code(text: object) -> str:
+    """An inline code span that survives backticks and pipes in the text."""
+    flat = " ".join(str(text).split()).replace("|", "¦")
+    fence = "``" if "`" in flat else "`"
+    return f"{fence} {flat} {fence}" if "`" in flat else f"`{flat}`"
+
+
+def format_duration(ns: float | None) -> str:
+    """12.3 ns, 250 µs, 5.09 ms: three significant digits, no exponent."""
+    if ns is None:
+        return "?"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{_three_digits(ns / scale)} {unit}"
+    return f"{_three_digits(ns)} ns"
+
+
+def _three_digits(value: float) -> str:
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
