@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from gomatrix.analysis.profile import Accounting, account, parse_sites
-from gomatrix.analysis.sites import cell_sites, covered
+from gomatrix.analysis.sites import cell_sites, covered, fold_inlined
 from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
 from gomatrix.errors import CellFileError
 from gomatrix.exact import case_functions, linked_ranges, parse_exact
 from gomatrix.files import read_or_empty, write_json_atomic
-from gomatrix.parse import parse_bench, parse_escapes, summarize
+from gomatrix.parse import inlined_calls, parse_bench, parse_escapes, summarize
 from gomatrix.plan import Cell
 from gomatrix.runner import CellOutcome
 from gomatrix.schemas import validate
@@ -84,7 +84,8 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     status, reason = outcome.status, outcome.reason
     if status == "ok" and goarch != cell.arch:
         status, reason = "failed", f"planned {cell.arch} but the toolchain reported GOARCH={goarch}"
-    escape_sites = parse_escapes(read_or_empty(raw_dir / "escape.txt"), cell.case.go_files)
+    escape_text = read_or_empty(raw_dir / "escape.txt")
+    escape_sites = parse_escapes(escape_text, cell.case.go_files)
     escapes = [
         {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
          "verdict": s.verdict, "reason": s.reason}
@@ -122,7 +123,8 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
             "linked": linked,
             "profile": _profile_doc(accounts.get(summary.name), profile_errors.get(summary.name)),
         })
-    sites = [site.to_json() for site in cell_sites(escape_sites, accounts, sources, lines_run)]
+    folded, inlined_bodies = fold_inlined(escape_sites, inlined_calls(escape_text, cell.case.go_files), funcs)
+    sites = [site.to_json() for site in cell_sites(folded, accounts, sources, lines_run, inlined_bodies)]
     raw = {
         key: str((raw_dir / name).relative_to(run_dir))
         for key, name in RAW_FILES.items()
@@ -242,6 +244,6 @@ def migrate_cell(doc: dict[str, Any]) -> dict[str, Any]:
                               for b in doc["benchmarks"]],
                "sites": [{"file": e["file"], "line": e["line"], "column": e["col"] or 1, "source": e["subject"],
                           "compiler": e["verdict"], "message": e["message"], "reason": e["reason"],
-                          "covered": (e["file"], e["line"]) in lines_run, "measured": []}
+                          "covered": (e["file"], e["line"]) in lines_run, "inlined": False, "measured": []}
                          for e in doc["escapes"] if not _v2_parameter(e)]}
     return doc

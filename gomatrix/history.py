@@ -170,6 +170,9 @@ class SinceKind(enum.Enum):
     DROPPED_ARCH = "dropped-arch"
     NEW_CASE = "new-case"
     DROPPED_CASE = "dropped-case"
+    NEW_CLAIM = "new-claim"
+    DROPPED_CLAIM = "dropped-claim"
+    FIRST_PROFILE = "first-profile"  # this run measures allocations per line, the previous one did not
     CELL_FAILING = "cell-failing"
     CELL_RECOVERED = "cell-recovered"
     CLAIM = "claim"  # a claim's verdict in a column
@@ -190,7 +193,7 @@ class SinceChange:
 
     @property
     def is_change(self) -> bool:
-        return self.kind not in (SinceKind.FIRST_RUN, SinceKind.NONE)
+        return self.kind not in (SinceKind.FIRST_RUN, SinceKind.NONE, SinceKind.FIRST_PROFILE)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "subject": self.subject, "columns": list(self.columns),
@@ -208,7 +211,14 @@ def changes_since(previous: dict[str, Any] | None, current: dict[str, Any]) -> l
     out += _claim_changes(previous, current)
     out += _site_changes(previous, current)
     out += _allocs_changes(previous, current)
-    return out or [SinceChange(SinceKind.NONE)]
+    if _profiled(current) and not _profiled(previous):
+        out.append(SinceChange(SinceKind.FIRST_PROFILE))
+    return out if any(change.is_change for change in out) else [SinceChange(SinceKind.NONE), *out]
+
+
+def _profiled(report: dict[str, Any]) -> bool:
+    return any(cell["measured"] is not None for case in report["cases"] for site in case.get("sites", [])
+               for cell in site["cells"].values())
 
 
 def _arches_by_version(report: dict[str, Any]) -> dict[str, list[str]]:
@@ -276,18 +286,24 @@ def _cases(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _claim_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[SinceChange]:
     before = _cases(previous)
     entries = []
+    added: list[SinceChange] = []
     for case in current["cases"]:
-        old_claims = {claim["id"]: claim for claim in before.get(case["name"], {}).get("claims", [])}
+        if case["name"] not in before:
+            continue  # a new case: its claims come with it
+        old_claims = {claim["id"]: claim for claim in before[case["name"]].get("claims", [])}
+        new_ids = {claim["id"] for claim in case["claims"]}
+        added += [SinceChange(SinceKind.DROPPED_CLAIM, claim_id) for claim_id in sorted(old_claims.keys() - new_ids)]
         for claim in case["claims"]:
             old = old_claims.get(claim["id"])
             if old is None:
+                added.append(SinceChange(SinceKind.NEW_CLAIM, claim["id"]))
                 continue
             for column, value in claim["results"].items():
                 old_value = old["results"].get(column)
                 # None is "no result" (the cell did not run): the cell entries say that.
                 if isinstance(value, bool) and isinstance(old_value, bool) and value != old_value:
                     entries.append((claim["id"], column, _holds(old_value), _holds(value)))
-    return _grouped(SinceKind.CLAIM, entries, _order(current))
+    return added + _grouped(SinceKind.CLAIM, entries, _order(current))
 
 
 def _holds(value: bool) -> str:
@@ -401,8 +417,9 @@ def index_row(run_name: str, report: dict[str, Any]) -> list[str]:
     if not since or "first-run" in kinds or any(item.get("text") == legacy[0] for item in since):
         changed = "–"
     else:
+        quiet = ("none", "first-run", "first-profile")  # entries that say there is nothing to list
         changed = str(len([item for item in since
-                           if item.get("kind") not in ("none", "first-run") and item.get("text") not in legacy]))
+                           if item.get("kind") not in quiet and item.get("text") not in legacy]))
     return [
         f"[{run_name}]({run_name}/report.md)",
         md_text(", ".join(versions)) or "–",

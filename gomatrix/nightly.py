@@ -41,7 +41,7 @@ def run_nightly(config: MatrixConfig, *, log: Log,
     run_dir = run_matrix(resolved_config(config, log))
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     changes = [since_text(item) for item in report.get("since_previous", [])
-               if item.get("kind") not in ("first-run", "none")]
+               if item.get("kind") not in ("first-run", "none", "first-profile")]
     if changes:
         log(f"gomatrix nightly: {len(changes)} change(s) since the previous run:")
         for line in changes:

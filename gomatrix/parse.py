@@ -185,6 +185,19 @@ def parse_escapes(text: str, case_files: Iterable[str]) -> list[EscapeSite]:
     ]
 
 
+def inlined_calls(text: str, case_files: Iterable[str]) -> dict[tuple[str, int, int], str]:
+    """(file, line, col) -> the function inlined there ("inlining call to newPoint"; a method's name
+    without its receiver), in the case's own files. The compiler reports the allocation sites of an
+    inlined body at the call's position."""
+    wanted = set(case_files)
+    out: dict[tuple[str, int, int], str] = {}
+    for diag in parse_diagnostics(text):
+        if diag.file in wanted and diag.col is not None and diag.message.startswith("inlining call to "):
+            name = diag.message[len("inlining call to "):].strip()
+            out[(diag.file, diag.line, diag.col)] = name.rpartition(").")[2] if name.startswith("(") else name
+    return out
+
+
 _NOTES = ("can inline", "cannot inline", "inlining call", "skip inlining", "leaking param", "parameter ",
           "leaking closure", "mark escaped content", "func literal does not escape")
 

@@ -146,13 +146,17 @@ def test_a_line_that_starts_allocating_without_a_diagnostic_is_listed(tmp_path: 
 def test_a_version_1_report_as_the_previous_run(tmp_path: Path) -> None:
     """The first run after the upgrade compares with a migrated version 1 report: the same claims, verdicts
     and allocs/op give no entries; parameters (b does not escape), which version 3 leaves out of the
-    sites, do not read as diagnostics that disappeared, and nothing measured is inferred for the old run."""
+    sites, do not read as diagnostics that disappeared, and nothing measured is inferred for the old run:
+    the report says that per-line figures start with this run. A claim added since is listed as new."""
     old = load_report(ROOT / "tests" / "data" / "v1")
     assert old is not None
     cells = [recorded_cell(v, case, tmp_path, arch=arch, emulated=arch == "arm64")
              for v in ("1.23.9", "1.24.11", "1.25.5", "1.26.6") for case in SEED for arch in ARCHES]
     assert changes_since(old, report_of(cells)) == [
-        SinceChange(SinceKind.DROPPED_VERSION, version, ARCHES) for version in ("go1.21.13", "go1.22.10", "go1.27.3")]
+        *(SinceChange(SinceKind.DROPPED_VERSION, version, ARCHES)
+          for version in ("go1.21.13", "go1.22.10", "go1.27.3")),
+        SinceChange(SinceKind.NEW_CLAIM, "make-variable-cap-stack-since-125"),
+        SinceChange(SinceKind.FIRST_PROFILE)]
 
 
 def test_failing_and_recovered_cells(reports: dict[str, dict[str, Any]]) -> None:

@@ -237,3 +237,30 @@ def test_value_formats() -> None:
 def test_what_changed_uses_exact_bytes(report: dict[str, Any]) -> None:
     markdown = render_markdown(report)
     assert "63 B/op up to go1.25.5" in markdown and "62 B/op" not in markdown
+
+
+def test_inlined_functions_are_judged_by_the_copy_that_runs(tmp_path: Path) -> None:
+    """newPoint, counter, toBytes and box are inlined into the benchmarks: -m reports the inlined bodies at
+    the calls, the profile at the bodies' own lines; one site per expression, judged by the inlined copy."""
+    fixtures = ROOT / "tests" / "fixtures" / "cases"
+    for version in ("1.23.9", "1.25.5"):
+        cell = recorded_cell(version, "inlined", tmp_path / version)
+        by_line = {(s["file"], s["line"]): s for s in cell["sites"]}
+        assert not any(file == "mixed_test.go" and line in (13, 28, 37, 44) for file, line in by_line)
+        point = by_line[("mixed.go", 8)]
+        assert (point["source"], point["compiler"], point["inlined"]) == ("&point{x: x, y: y}", "heap", True)
+        measured = [(m["benchmark"], round(m["allocs_per_op"], 3)) for m in point["measured"]]
+        assert measured == [("BenchmarkNewPoint", 1.0)]
+        closure = by_line[("mixed.go", 17)]  # escapes out of line, does not escape where it is inlined
+        assert closure["compiler"] == "stack" and "inlined at mixed_test.go:28" in closure["message"]
+        assert by_line[("mixed.go", 24)]["source"] == "[]byte(s)"
+        for bench in cell["benchmarks"]:
+            assert bench["profile"]["adds_up"] is True, (version, bench["name"], bench["profile"])
+    doc = build_report([recorded_cell("1.25.5", "inlined", tmp_path / "r")], discover_cases(fixtures),
+                       generated_at="t")
+    validate(doc, "report", where="report", error_cls=CellFileError)
+    sites = {(s["file"], s["line"]): next(iter(s["cells"].values())) for s in _case(doc, "inlined")["sites"]}
+    assert sites[("mixed.go", 16)]["evidence"].startswith("nothing measured; -m's heap verdict is the out-of-line")
+    assert doc["disagreements"] == []
+    claims = {c["id"]: list(c["results"].values()) for c in _case(doc, "inlined")["claims"]}
+    assert claims == {"box-allocates": [True], "point-heap": [True], "counter-stack": [True]}

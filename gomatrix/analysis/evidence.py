@@ -29,6 +29,7 @@ class Evidence(enum.Enum):
     SAYS_HEAP_NOTHING = "compiler says heap, nothing measured"
     SILENT_ALLOCATES = "no diagnostic, allocates"
     SILENT_NOTHING = "nothing measured, no diagnostic"
+    OUT_OF_LINE = "nothing measured; -m's heap verdict is the out-of-line copy's (callers run it inlined)"
     NOT_RUN = "not measured: no benchmark runs this line"
     NO_PROFILE = "no allocation profile"
 
@@ -71,6 +72,7 @@ class SiteCell:
     measured: tuple[Measured, ...] | None  # None: the cell has no allocation profile
     covered: bool
     evidence: Evidence
+    inlined: bool = False  # the site's function is inlined into a caller of the case
 
     @property
     def allocs_per_op(self) -> float | None:
@@ -212,7 +214,7 @@ def _covered_lines(cell: Mapping[str, Any]) -> set[tuple[str, int]]:
     return out
 
 
-def judge(compiler: Compiler, allocs: float | None, covered: bool) -> Evidence:
+def judge(compiler: Compiler, allocs: float | None, covered: bool, inlined: bool = False) -> Evidence:
     """The verdict of one site in one cell. Silence is never read as stack."""
     if allocs is None:
         return Evidence.NO_PROFILE
@@ -221,6 +223,8 @@ def judge(compiler: Compiler, allocs: float | None, covered: bool) -> Evidence:
                 Compiler.NONE: Evidence.SILENT_ALLOCATES}[compiler]
     if not covered:
         return Evidence.NOT_RUN
+    if inlined and compiler == Compiler.HEAP:  # the copy that runs said nothing: it stays on the stack there
+        return Evidence.OUT_OF_LINE
     return {Compiler.HEAP: Evidence.SAYS_HEAP_NOTHING, Compiler.STACK: Evidence.STACK,
             Compiler.NONE: Evidence.SILENT_NOTHING}[compiler]
 
@@ -281,8 +285,9 @@ def _site(file: str, line: int, entries: list[tuple[str, Mapping[str, Any]]],
             measured = tuple(Measured(m["benchmark"], m["allocs_per_op"], m["bytes_per_op"])
                              for s in mine for m in s["measured"])
         allocs = None if measured is None else sum(m.allocs_per_op for m in measured)
+        inlined = any(s.get("inlined", False) for s in mine)
         cells[col] = SiteCell(compiler, said["message"] if said else "", said["reason"] if said else None,
-                              measured, covered, judge(compiler, allocs, covered))
+                              measured, covered, judge(compiler, allocs, covered, inlined), inlined)
     return Site(f"{file}:{line}:{column}", file, line, column, source, cells)
 
 
@@ -299,7 +304,9 @@ def _line_cell(sites: Sequence[Site], file: str, line: int, col: str) -> SiteCel
     measured = None if any(c.measured is None for c in here) else tuple(m for c in here for m in c.measured or ())
     allocs = None if measured is None else sum(m.allocs_per_op for m in measured)
     covered = any(c.covered for c in here)
-    return SiteCell(said.compiler, said.message, said.reason, measured, covered, judge(said.compiler, allocs, covered))
+    inlined = any(c.inlined for c in here)
+    return SiteCell(said.compiler, said.message, said.reason, measured, covered,
+                    judge(said.compiler, allocs, covered, inlined), inlined)
 
 
 def _why(col: str, file: str, line: int, cell: SiteCell | None, benchmark_allocs: float | None = None) -> Why:
@@ -481,17 +488,20 @@ def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Chang
     ("diagnostic changed, allocations unchanged"), or where nothing is measured there at all."""
     measured = {col: _measured_key(cell) if cell.evidence not in (Evidence.NOT_RUN, Evidence.NO_PROFILE) else None
                 for col, cell in site.cells.items()}
+    # The compiler's verdict (heap, stack, none) with its message; a message reworded under the same
+    # verdict (1024 * 64 printed as 65536) is not a change.
     words = {col: (cell.compiler.value, cell.message) for col, cell in site.cells.items()}
+    verdicts = {col: verdict for col, (verdict, _message) in words.items()}
     out = []
     for group in grouped_runs(columns, measured, _same_measured):
         if len(group.runs) > 1:
             arch = group.arches[0]
             steps = list(zip(group.runs, group.runs[1:], strict=False))
-            same = [words.get(column_id(a.last, arch)) == words.get(column_id(b.first, arch)) for a, b in steps]
+            same = [verdicts.get(column_id(a.last, arch)) == verdicts.get(column_id(b.first, arch)) for a, b in steps]
             unchanged = True if all(same) else (False if not any(same) else None)
             out.append(Change(case, ChangeKind.SITE_ALLOCATIONS, site.id, site.source, group.arches, group.runs,
                               unchanged, tuple(b.first for _a, b in steps), True))
-    for group in grouped_runs(columns, words):
+    for group in grouped_runs(columns, words, lambda a, b: a[0] == b[0]):
         if len(group.runs) < 2:
             continue
         arch = group.arches[0]

@@ -260,8 +260,8 @@ def change_lines(report: Doc) -> list[str]:
         arches = f" ({', '.join(change['arches'])})"
         case = md_text(change["case"])
         if kind == ChangeKind.SITE_ALLOCATIONS:
-            words = {True: "; `-m` said the same at the change", False: "; the compiler's words changed with it",
-                     None: "; the compiler's words changed at some of these steps"}[change["diagnostic_unchanged"]]
+            words = {True: "; `-m`'s verdict there did not change", False: "; `-m`'s verdict changed with it",
+                     None: "; `-m`'s verdict changed at some of these steps"}[change["diagnostic_unchanged"]]
             out.append(f"- {case}, **allocations** at {_site_label(change)}: "
                        f"{_runs_text(kind, change['runs'])}{words}{arches}")
         elif kind == ChangeKind.SITE_DIAGNOSTIC:
@@ -295,7 +295,7 @@ def disagreement_lines(report: Doc) -> list[str]:
     for item in report["disagreements"]:
         evidence = Evidence(item["evidence"])
         when = describe_versions(item["versions"], item["all_versions"])
-        spreads = [(f"{fmt_allocs(snapped_allocs(m['low']))}" if abs(m["low"] - m["high"]) < 0.02 else
+        spreads = [(f"{fmt_allocs(snapped_allocs((m['low'] + m['high']) / 2))}" if abs(m["low"] - m["high"]) < 0.02 else
                     f"{fmt_allocs(m['low'])}–{fmt_allocs(m['high'])}") + f" by {md_code(m['benchmark'])}"
                    for m in item["measured"]]
         said = f"{md_code(item['message'])}" if item["message"] else "nothing"
@@ -371,7 +371,9 @@ def _site_cell(site: Doc, col: str, status: str) -> str:
         measured = ", ".join(f"{fmt_allocs(snapped_allocs(m['allocs_per_op']))}/op "
                              f"({md_text(m['benchmark'].removeprefix('Benchmark'))})" for m in allocs)
     mark = "⚠️ " if evidence.misleading else ""
-    return f"{mark}{md_text(evidence.value)} · -m: {said}" + (f" · {measured}" if measured != "–" else "")
+    # The verdict names what -m said, except where nothing was measured to set it against.
+    words = f" · -m: {said}" if evidence in (Evidence.NOT_RUN, Evidence.NO_PROFILE) else ""
+    return f"{mark}{md_text(evidence.value)}{words}" + (f" · {measured}" if measured != "–" else "")
 
 
 def details(summary: str, body: list[str]) -> list[str]:
@@ -455,7 +457,8 @@ def _case_section(report: Doc, case: Doc, link_prefix: str) -> list[str]:
             lambda b, col, status: _bench_cell(b["results"].get(col), status))])
     if case["sites"]:
         legend = ("Each allocation site (file:line:column of the expression) per cell: the verdict from what was "
-                  "measured at its line, what `-m` said (heap, stack, or silent), and the allocs/op measured there.")
+                  "measured at its line against what `-m` said there, and the allocs/op measured there (per "
+                  "benchmark when several run the line).")
         out += details(f"Allocation sites of {md_text(case['name'])}", [legend, "", _table(
             report, case, case["sites"], lambda s: f"{md_code(s['id'])} {md_code(s['source'])}", _site_cell)])
     return out
@@ -469,7 +472,15 @@ def since_text(item: Doc) -> str:
     if kind == "first-run":
         return "First run: nothing to compare with."
     if kind == "none":
-        return "No changes: every claim, site and allocs/op is as in the previous run."
+        return ("No changes: every claim's verdict, the compiler's verdict at every line, and every allocs/op "
+                "(per benchmark, and per line where both runs measured it) are as in the previous run.")
+    if kind == "first-profile":
+        return ("Allocations are measured per line from this run on; the previous run has no per-line figures "
+                "to compare with.")
+    if kind == "new-claim":
+        return f"New claim {md_code(subject)}"
+    if kind == "dropped-claim":
+        return f"Claim {md_code(subject)} is no longer in the cases"
     if kind == "new-version":
         return f"New Go version {md_text(subject)} ({columns})"
     if kind == "dropped-version":

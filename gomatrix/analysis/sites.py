@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from gomatrix.analysis.profile import Accounting
 from gomatrix.analysis.source import ALLOCATING, allocating_column, expression_at, expression_start, is_parameter
-from gomatrix.exact import ALLOCATES_THRESHOLD
+from gomatrix.exact import ALLOCATES_THRESHOLD, Function
 from gomatrix.parse import EscapeSite
 
 
@@ -43,11 +44,12 @@ class CellSite:
     reason: str | None
     measured: tuple[Measured, ...]
     covered: bool  # a benchmark's own function, or a function of the case it calls, holds this line
+    inlined: bool = False  # the line's function is inlined into a caller somewhere in the case
 
     def to_json(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "column": self.column, "source": self.source,
                 "compiler": self.compiler.value, "message": self.message, "reason": self.reason,
-                "covered": self.covered,
+                "covered": self.covered, "inlined": self.inlined,
                 "measured": [{"benchmark": m.benchmark, "allocs_per_op": m.allocs_per_op,
                               "bytes_per_op": m.bytes_per_op} for m in self.measured]}
 
@@ -57,8 +59,51 @@ def _line_text(sources: Mapping[str, str], file: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
+def fold_inlined(escapes: Sequence[EscapeSite], inlined: Mapping[tuple[str, int, int], str],
+                 functions: Sequence[Function]) -> tuple[list[EscapeSite], set[tuple[str, int]]]:
+    """The compiler reports the allocation sites of a body inlined into a caller at the call's position;
+    the profile places those allocations at the body's own lines. A diagnostic at an inlined call of a
+    function of the case is therefore moved to that function's diagnostic about the same expression:
+    the inlined copies are what callers run, so their verdict (heap if any copy's) replaces the
+    out-of-line copy's, whose words are kept in the message.
+
+    Returns the escapes and the (file, line)s of functions that are inlined somewhere: there a verdict
+    without an inlined copy speaks of the out-of-line copy only."""
+    by_name: dict[str, list[Function]] = {}
+    for func in functions:
+        by_name.setdefault(func.name, []).append(func)
+    copies: dict[int, list[EscapeSite]] = {}
+    kept: list[EscapeSite] = []
+    for esc in escapes:
+        callee = inlined.get((esc.file, esc.line, esc.col or 0))
+        target = next((index for index, other in enumerate(escapes) for func in by_name.get(callee or "", [])
+                       if other.file == func.file and func.first_line <= other.line <= func.last_line
+                       and other.subject == esc.subject), None)
+        if target is None:
+            kept.append(esc)
+        else:
+            copies.setdefault(target, []).append(esc)
+    out = []
+    for index, esc in enumerate(escapes):
+        if esc not in kept:
+            continue
+        found = copies.get(index)
+        if found:
+            chosen = next((c for c in found if c.verdict == "heap"), found[0])
+            where = f"inlined at {chosen.file}:{chosen.line}"
+            message = chosen.message if chosen.verdict == esc.verdict else \
+                f"{chosen.message} ({where}; out of line: {esc.message})"
+            esc = EscapeSite(esc.file, esc.line, esc.col, message, esc.subject, chosen.verdict,
+                             chosen.reason if chosen.verdict == "heap" else None)
+        out.append(esc)
+    bodies = {(func.file, line) for callee in set(inlined.values()) for func in by_name.get(callee, [])
+              for line in range(func.first_line, func.last_line + 1)}
+    return out, bodies
+
+
 def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting], sources: Mapping[str, str],
-               covered_lines: set[tuple[str, int]]) -> list[CellSite]:
+               covered_lines: AbstractSet[tuple[str, int]], inlined_bodies: AbstractSet[tuple[str, int]] = frozenset()
+               ) -> list[CellSite]:
     """The cell's sites: every allocation diagnostic of the compiler in the case's files (one per position;
     heap wins when inlining reports a place twice) and every measured line, in source order.
 
@@ -95,7 +140,7 @@ def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting]
         measured = measured_by_line.get((file, line), []) if owner.get((file, line)) == position else []
         out.append(CellSite(file, line, column, expression_at(_line_text(sources, file, line), column),
                             Compiler(esc.verdict), esc.message, esc.reason, tuple(measured),
-                            (file, line) in covered_lines))
+                            (file, line) in covered_lines, (file, line) in inlined_bodies))
     for (file, line), measured in measured_by_line.items():
         if (file, line) in owner:
             continue
@@ -104,7 +149,8 @@ def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting]
         # The allocating expression when the line has one, else the statement (return s: a slice moved
         # to the heap as it is returned).
         source = expression_at(text, column) if ALLOCATING.search(text) else text.strip()
-        out.append(CellSite(file, line, column, source, Compiler.NONE, "", None, tuple(measured), True))
+        out.append(CellSite(file, line, column, source, Compiler.NONE, "", None, tuple(measured), True,
+                            (file, line) in inlined_bodies))
     return sorted(out, key=lambda s: (s.file, s.line, s.column))
 
 

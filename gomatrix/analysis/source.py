@@ -62,11 +62,20 @@ def expression_at(line_text: str, column: int) -> str:
 
 def _call_start(text: str, start: int) -> int:
     """The compiler places a call or conversion at its "(": back up to what is called (make, ([]byte))."""
+    if 0 < start < len(text) and text[start] != "(" and text[start - 1] == "(":
+        start -= 1  # the argument of a conversion ([]byte(s) placed at s): the call is the expression
     if start >= len(text) or text[start] != "(" or start == 0:
         return start
     before = start
-    while before > 0 and (text[before - 1].isalnum() or text[before - 1] in "_."):
-        before -= 1
+    while True:  # what is called: a name, a qualified name, or a type such as []byte or *T
+        while before > 0 and (text[before - 1].isalnum() or text[before - 1] in "_."):
+            before -= 1
+        if before >= 2 and text[before - 2:before] == "[]":
+            before -= 2
+        elif before >= 1 and text[before - 1] == "*" and before < start:
+            before -= 1
+        else:
+            break
     if before < start:
         return before
     if text[start - 1] == ")":
