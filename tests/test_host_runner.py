@@ -45,7 +45,7 @@ def test_host_run_sees_the_array_change(host_seed_run: Path) -> None:
         assert at_line == {"go1.23.9": [], "go1.24.11": [("BenchmarkEaArray1", 1.0)]}
     markdown = (host_seed_run / "report.md").read_text()
     assert "- array, **allocations** at `array_test.go:9:7` `var arr [1024 * 1024 * 10]byte`: nothing measured up " \
-           "to go1.23.9, 1 (`BenchmarkEaArray1`) from go1.24.11; the compiler's words changed with it (amd64, arm64)" \
+           "to go1.23.9, 1 (`BenchmarkEaArray1`) from go1.24.11; `-m`'s verdict changed with it (amd64, arm64)" \
            in markdown
 
 

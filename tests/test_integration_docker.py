@@ -58,7 +58,7 @@ def test_report_shows_the_arr_site_moving_to_the_heap(docker_seed_run: Path) -> 
         "go1.23.9 arm64": ("none", "nothing measured, no diagnostic", []),
         "go1.24.11 amd64": ("heap", "heap (measured)", [1.0]), "go1.24.11 arm64": ("heap", "heap (measured)", [1.0])}
     change = "- array, **allocations** at `array_test.go:9:7` `var arr [1024 * 1024 * 10]byte`: nothing " \
-             "measured up to go1.23.9, 1 (`BenchmarkEaArray1`) from go1.24.11; the compiler's words changed with it " \
+             "measured up to go1.23.9, 1 (`BenchmarkEaArray1`) from go1.24.11; `-m`'s verdict changed with it " \
              "(amd64, arm64)"
     markdown = (docker_seed_run / "report.md").read_text()
     assert change in markdown
