@@ -464,40 +464,34 @@ def _case_section(report: Doc, case: Doc, link_prefix: str) -> list[str]:
     return out
 
 
+_SINCE_TEXTS = {
+    "first-run": "First run: nothing to compare with.",
+    "none": ("No changes: every claim's verdict, the compiler's verdict at every line, and every allocs/op "
+             "(per benchmark, and per line where both runs measured it) are as in the previous run."),
+    "first-profile": ("Allocations are measured per line from this run on; the previous run has no per-line "
+                      "figures to compare with."),
+    "new-claim": "New claim {code}",
+    "dropped-claim": "Claim {code} is no longer in the cases",
+    "new-version": "New Go version {text} ({columns})",
+    "dropped-version": "Go version {text} is no longer in the matrix (was: {columns})",
+    "new-arch": "New architecture {text}",
+    "dropped-arch": "Architecture {text} is no longer in the matrix",
+    "new-case": "New case {code}",
+    "dropped-case": "Case {code} is no longer in the matrix",
+    "cell-failing": "Cell {text} is now {before} (was ok){reason}",
+    "cell-recovered": "Cell {text} is ok again (was {before})",
+}
+
+
 def since_text(item: Doc) -> str:
     """One "changes since the previous run" entry (gomatrix.history.SinceChange as JSON) in words."""
     kind = item["kind"]
     subject = item.get("subject", "")
     columns = ", ".join(md_text(c) for c in item.get("columns", []))
-    if kind == "first-run":
-        return "First run: nothing to compare with."
-    if kind == "none":
-        return ("No changes: every claim's verdict, the compiler's verdict at every line, and every allocs/op "
-                "(per benchmark, and per line where both runs measured it) are as in the previous run.")
-    if kind == "first-profile":
-        return ("Allocations are measured per line from this run on; the previous run has no per-line figures "
-                "to compare with.")
-    if kind == "new-claim":
-        return f"New claim {md_code(subject)}"
-    if kind == "dropped-claim":
-        return f"Claim {md_code(subject)} is no longer in the cases"
-    if kind == "new-version":
-        return f"New Go version {md_text(subject)} ({columns})"
-    if kind == "dropped-version":
-        return f"Go version {md_text(subject)} is no longer in the matrix (was: {columns})"
-    if kind == "new-arch":
-        return f"New architecture {md_text(subject)}"
-    if kind == "dropped-arch":
-        return f"Architecture {md_text(subject)} is no longer in the matrix"
-    if kind == "new-case":
-        return f"New case {md_code(subject)}"
-    if kind == "dropped-case":
-        return f"Case {md_code(subject)} is no longer in the matrix"
-    if kind == "cell-failing":
-        reason = f": {md_text(item['after'])}" if item.get("after") else ""
-        return f"Cell {md_text(subject)} is now {md_text(item['before'])} (was ok){reason}"
-    if kind == "cell-recovered":
-        return f"Cell {md_text(subject)} is ok again (was {md_text(item['before'])})"
+    if kind in _SINCE_TEXTS:
+        reason = f": {md_text(item['after'])}" if kind == "cell-failing" and item.get("after") else ""
+        return _SINCE_TEXTS[kind].format(code=md_code(subject), text=md_text(subject), columns=columns,
+                                         before=md_text(item.get("before", "")), reason=reason)
     what = {"claim": f"claim {md_code(subject)}", "site": f"measured allocs/op at {md_code(subject)}",
             "diagnostic": f"`-m` verdict at {md_code(subject)}",
             "allocs": f"allocs/op of {md_code(subject)}"}.get(kind, md_text(subject))
