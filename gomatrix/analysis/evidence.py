@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gomatrix.analysis.sites import Compiler, Measured
+from gomatrix.analysis.sites import Compiler, Measured, covered
 from gomatrix.analysis.values import column_id, minor_key, snapped_allocs, version_key
 from gomatrix.cases import Claim
 from gomatrix.exact import ALLOCATES_THRESHOLD, allocs_equal
@@ -207,11 +207,7 @@ def _has_profile(cell: Mapping[str, Any]) -> bool:
 
 
 def _covered_lines(cell: Mapping[str, Any]) -> set[tuple[str, int]]:
-    out: set[tuple[str, int]] = set()
-    for bench in cell["benchmarks"]:
-        for item in bench.get("linked") or []:
-            out.update((item["file"], line) for line in range(item["first_line"], item["last_line"] + 1))
-    return out
+    return covered([item for bench in cell["benchmarks"] for item in bench.get("linked") or []])
 
 
 def judge(compiler: Compiler, allocs: float | None, covered: bool, inlined: bool = False) -> Evidence:
@@ -360,8 +356,7 @@ def _benchmark_claim(claim: Claim, case: Mapping[str, Any], sites: Sequence[Site
              if m.benchmark == claim.benchmark]
     site = max(where, key=lambda pair: pair[0])[1] if where else None
     if site is None:
-        linked = {(r["file"], line) for r in (bench or {}).get("linked_ranges", [])
-                  for line in range(r["first_line"], r["last_line"] + 1)}
+        linked = covered((bench or {}).get("linked_ranges", []))
         site = next((s for s in sites if (s.file, s.line) in linked and col in s.cells), None)
     if site is None:
         return _in_range(value, claim), Why(col, "", 0, Compiler.NONE, "", None, None, None, value)
@@ -522,8 +517,7 @@ def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Chang
 def benchmark_changes(case: str, bench: Mapping[str, Any], columns: Sequence[Column],
                       sites: Sequence[Site]) -> list[Change]:
     allocs = {col: measured_allocs(result) for col, result in bench["results"].items()}
-    lines = {(r["file"], line) for r in bench.get("linked_ranges", [])
-             for line in range(r["first_line"], r["last_line"] + 1)}
+    lines = covered(bench.get("linked_ranges", []))
     mine = [s for s in sites if (s.file, s.line) in lines]
 
     def words(col: str) -> tuple[tuple[str, str, str], ...]:

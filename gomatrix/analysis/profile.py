@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gomatrix.analysis.values import fmt_allocs
 from gomatrix.exact import ALLOCATES_THRESHOLD, SITES_TAG, allocs_equal
 
 
@@ -114,21 +115,14 @@ def account(profile: BenchmarkProfile, exact_allocs_per_op: float | None) -> Acc
     notes = []
     if profile.tiny_unprofiled and not place:
         where = ", ".join(e.where for e in tiny_lines) or "no line of the case"
-        notes.append(f"{fmt(tiny)} allocs/op are tiny objects packed into shared blocks, which the runtime does "
-                     f"not profile one by one; they cannot be placed (16-byte allocations at: {where})")
+        notes.append(f"{fmt_allocs(tiny)} allocs/op are tiny objects packed into shared blocks, which the runtime "
+                     f"does not profile one by one; they cannot be placed (16-byte allocations at: {where})")
     adds_up = None
     if exact_allocs_per_op is not None:
         adds_up = allocs_equal(total, exact_allocs_per_op)
         if not adds_up:
             outside = sum(e.allocs_per_op for e in elsewhere)
-            notes.insert(0, f"the lines of the case account for {fmt(total)} of {fmt(exact_allocs_per_op)} "
-                            f"allocs/op" + (f"; {fmt(outside)} allocs/op outside the case ("
-                                            + ", ".join(e.function for e in elsewhere) + ")" if outside else ""))
+            where = f"; {fmt_allocs(outside)} allocs/op outside the case ({', '.join(e.function for e in elsewhere)})"
+            notes.insert(0, f"the lines of the case account for {fmt_allocs(total)} of "
+                            f"{fmt_allocs(exact_allocs_per_op)} allocs/op" + (where if outside else ""))
     return Accounting(n, measured, elsewhere, tiny, place, adds_up, "; ".join(notes) or None)
-
-
-def fmt(value: float) -> str:
-    """Allocs/op to three decimals (whole counts without)."""
-    if abs(value - round(value)) < 0.0005:
-        return str(round(value))
-    return f"{value:.3f}".rstrip("0")
