@@ -19,6 +19,7 @@ from typing import Any
 
 from gomatrix.analysis.document import build_report
 from gomatrix.analysis.markdown import render_markdown
+from gomatrix.analysis.values import to_json
 from gomatrix.cases import Case, discover_cases
 from gomatrix.cellfile import build_cell, read_cell, write_benchstat, write_cell
 from gomatrix.config import MatrixConfig
@@ -157,14 +158,12 @@ def _merge(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None, t
         raise CellFileError("no cell files to merge", where=str(run_dir / "cells"),
                             fix="Run `invoke matrix` first, or pass the run directory that holds cells/.")
     cells = [read_cell(path) for path in cell_files]
-    generated_at, title = utc_now(), title or f"gomatrix report {run_dir.name}"
-    # The evidence first; the plots and the comparison with the previous run are drawn from it, and the
-    # report is then assembled once with them.
-    evidence = build_report(cells, cases, generated_at=generated_at, title=title)
+    # The evidence first; the plots and the comparison with the previous run are drawn from it and go
+    # into a new document beside it.
+    evidence = build_report(cells, cases, generated_at=utc_now(), title=title or f"gomatrix report {run_dir.name}")
     plots = write_case_plots(evidence, run_dir, cache_dir=plot_cache_dir())
     since = changes_since(find_previous_report(reports_root or run_dir.parent, run_dir), evidence)
-    report = build_report(cells, cases, generated_at=generated_at, title=title, plots=plots,
-                          since_previous=[item.to_json() for item in since])
+    report = {**evidence, "plots": plots, "since_previous": to_json(since)}
     validate(report, "report", where=str(run_dir / "report.json"), error_cls=CellFileError,
              fix="This is a bug in gomatrix: the merged report does not match its schema.")
     write_json_atomic(report, run_dir / "report.json")

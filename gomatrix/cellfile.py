@@ -9,6 +9,7 @@ from typing import Any
 
 from gomatrix.analysis.profile import Accounting, account, parse_sites
 from gomatrix.analysis.sites import cell_sites, covered, fold_inlined
+from gomatrix.analysis.values import to_json
 from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
 from gomatrix.errors import CellFileError
@@ -60,18 +61,7 @@ def _profile_doc(accounting: Accounting | None, error: str | None) -> dict[str, 
         return None if error is None else {
             "iterations": 0, "lines": [], "elsewhere": [], "tiny_unprofiled_per_op": 0.0, "tiny_placed": False,
             "adds_up": None, "note": None, "error": error}
-    return {
-        "iterations": accounting.iterations,
-        "lines": [{"file": m.file, "line": m.line, "allocs_per_op": m.allocs_per_op, "bytes_per_op": m.bytes_per_op,
-                   "tiny_added": m.tiny_added} for m in accounting.lines],
-        "elsewhere": [{"function": e.function, "allocs_per_op": e.allocs_per_op, "bytes_per_op": e.bytes_per_op}
-                      for e in accounting.elsewhere],
-        "tiny_unprofiled_per_op": accounting.tiny_unprofiled_per_op,
-        "tiny_placed": accounting.tiny_placed,
-        "adds_up": accounting.adds_up,
-        "note": accounting.note,
-        "error": None,
-    }
+    return {**to_json(accounting), "error": None}
 
 
 def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_dir: Path,
@@ -124,7 +114,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
             "profile": _profile_doc(accounts.get(summary.name), profile_errors.get(summary.name)),
         })
     folded, inlined_bodies = fold_inlined(escape_sites, inlined_calls(escape_text, cell.case.go_files), funcs)
-    sites = [site.to_json() for site in cell_sites(folded, accounts, sources, lines_run, inlined_bodies)]
+    sites = to_json(cell_sites(folded, accounts, sources, lines_run, inlined_bodies))
     raw = {
         key: str((raw_dir / name).relative_to(run_dir))
         for key, name in RAW_FILES.items()

@@ -195,9 +195,6 @@ class SinceChange:
     def is_change(self) -> bool:
         return self.kind not in (SinceKind.FIRST_RUN, SinceKind.NONE, SinceKind.FIRST_PROFILE)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "subject": self.subject, "columns": list(self.columns),
-                "before": self.before, "after": self.after}
 
 
 def changes_since(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[SinceChange]:

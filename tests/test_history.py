@@ -9,6 +9,7 @@ import pytest
 
 from gomatrix.analysis.document import build_report
 from gomatrix.analysis.markdown import since_text
+from gomatrix.analysis.values import to_json
 from gomatrix.cases import discover_cases
 from gomatrix.errors import CellFileError
 from gomatrix.history import (
@@ -77,7 +78,7 @@ def reports(cells: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def texts(changes: list[SinceChange]) -> list[str]:
     """The entries as the report and the nightly log word them."""
-    return [since_text(change.to_json()) for change in changes]
+    return [since_text(to_json(change)) for change in changes]
 
 
 def test_first_run_and_no_changes(reports: dict[str, dict[str, Any]]) -> None:
@@ -234,7 +235,7 @@ def table_rows(markdown: str) -> list[list[str]]:
 
 def merged(report: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """report as a merge writes it: with its list of changes since the previous run's report."""
-    since = [change.to_json() for change in changes_since(previous, report)]
+    since = to_json(changes_since(previous, report))
     report = {**report, "since_previous": since}
     validate(report, "report", where="report", error_cls=CellFileError)
     return report

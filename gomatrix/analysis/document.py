@@ -1,13 +1,12 @@
 """The report document (schemas/report.schema.json): cell documents in, evidence out, as JSON values.
 
-Pure: the same cells and cases give the same document. Plots and the comparison with the previous run
-are passed in by the caller (they need files and history), so the document is assembled once.
+Pure: the same cells and cases give the same document. Its plots and its comparison with the previous
+run are empty here: the caller draws them from this document (they need files and history) and adds
+them to a new one.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,24 +22,11 @@ from gomatrix.analysis.evidence import (
     site_changes,
     under_load,
 )
-from gomatrix.analysis.values import column_id, version_key
+from gomatrix.analysis.values import column_id, to_json, version_key
 from gomatrix.cases import Case
 from gomatrix.stats import compare
 
 REPORT_SCHEMA_VERSION = 3
-
-
-def to_json(value: Any) -> Any:
-    """Dataclasses, enums, mappings and tuples as JSON values (enums by their value)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: to_json(getattr(value, field.name)) for field in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    return value
 
 
 def _linked(case_cells: Sequence[tuple[str, Mapping[str, Any]]], name: str) -> list[dict[str, Any]]:
@@ -120,8 +106,7 @@ def environment(cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, generated_at: str,
-                 title: str = "gomatrix report", plots: Mapping[str, str] | None = None,
-                 since_previous: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+                 title: str = "gomatrix report") -> dict[str, Any]:
     """Merge cell documents into one report document."""
     cell_list = sorted(cells, key=lambda c: (version_key(cell_version(c)), c["arch"], c["case"]))
     columns = columns_of(cell_list)
@@ -171,6 +156,6 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
         "cases": report_cases,
         "changes": to_json(changes),
         "disagreements": to_json(misleading),
-        "plots": dict(plots or {}),
-        "since_previous": [dict(item) for item in since_previous or []],
+        "plots": {},
+        "since_previous": [],
     }

@@ -46,12 +46,6 @@ class CellSite:
     covered: bool  # a benchmark's own function, or a function of the case it calls, holds this line
     inlined: bool = False  # the line's function is inlined into a caller somewhere in the case
 
-    def to_json(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "column": self.column, "source": self.source,
-                "compiler": self.compiler.value, "message": self.message, "reason": self.reason,
-                "covered": self.covered, "inlined": self.inlined,
-                "measured": [{"benchmark": m.benchmark, "allocs_per_op": m.allocs_per_op,
-                              "bytes_per_op": m.bytes_per_op} for m in self.measured]}
 
 
 def _line_text(sources: Mapping[str, str], file: str, line: int) -> str:

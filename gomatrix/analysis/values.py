@@ -1,12 +1,28 @@
-"""Small value helpers shared by the analysis, the rendering and the history: version order, number
-formats, and markdown escaping."""
+"""Small value helpers shared by the analysis, the rendering and the history: typed values as JSON,
+version order, number formats, and markdown escaping."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from gomatrix.exact import allocs_equal
+
+
+def to_json(value: Any) -> Any:
+    """Dataclasses, enums, mappings and tuples as JSON values (enums by their value)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: to_json(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
 
 
 def version_key(version: str) -> tuple[int, ...]:
