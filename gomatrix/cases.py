@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gomatrix.analysis.values import in_version_range
 from gomatrix.config import read_yaml
 from gomatrix.errors import CaseError
 from gomatrix.schemas import validate
@@ -62,6 +63,15 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class ExpectedFailure:
+    """Go versions on which the case is expected to fail (case.yaml expected_failures)."""
+
+    reason: str
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     path: Path
@@ -69,6 +79,14 @@ class Case:
     title: str
     source: str
     claims: tuple[Claim, ...]
+    expected_failures: tuple[ExpectedFailure, ...] = ()
+
+    def expected_failure(self, go_version: str) -> str | None:
+        """Why the case is expected to fail on go_version (case.yaml), or None."""
+        for expected in self.expected_failures:
+            if in_version_range(go_version, expected.since, expected.until):
+                return expected.reason
+        return None
 
 
 def _allocs(value: Any) -> AllocsRange | None:
@@ -128,6 +146,9 @@ def load_case(directory: Path) -> Case:
         title=str(meta.get("title") or directory.name),
         source=str(meta.get("source") or ""),
         claims=tuple(claims),
+        expected_failures=tuple(ExpectedFailure(reason=str(raw["reason"]), since=_version(raw.get("since")),
+                                                until=_version(raw.get("until")))
+                                for raw in meta.get("expected_failures") or []),
     )
 
 

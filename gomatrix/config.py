@@ -12,30 +12,15 @@ from typing import Any
 import yaml
 
 from gomatrix.errors import ConfigError
-from gomatrix.schemas import validate
+from gomatrix.schemas import defaults, property_schema, schema, validate, value_problem
 
 ARCHES = ("amd64", "arm64")
 
+# The schema's `default`s are the built-in defaults: what a run uses for anything matrix.yaml leaves out.
+DEFAULTS: dict[str, Any] = defaults(schema("matrix"))
 # Used when no matrix.yaml is given at all: every Go minor the tool knows about.
-DEFAULT_VERSIONS = ["1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27"]
-
-# Built-in defaults: what `invoke matrix` uses for anything matrix.yaml leaves out.
-DEFAULTS: dict[str, Any] = {
-    "cases": "all",
-    "cases_dir": "cases",
-    "image": "golang:{version}",
-    "bench": {"benchtime": "200ms", "count": 5},
-    "timeout": 1800,
-    "limits": {"memory": "2g", "pids": 1024, "cpus": 2.0},
-    "build_cache": True,
-    "out": "reports",
-    "runner": "auto",
-    "toolchains": {},
-    "emulation": "auto",
-    "isolation": "group",
-    "jobs": 0,
-    "result_cache": True,
-}
+DEFAULT_VERSIONS: list[str] = DEFAULTS.pop("versions")
+DEFAULTS.pop("arches")
 
 
 @dataclass(frozen=True)
@@ -70,6 +55,7 @@ class MatrixConfig:
     isolation: str = "group"  # group | cell
     jobs: int = 1
     result_cache: bool = True
+    accept_failures: bool = False  # exit 0 even when cells fail or time out
 
     def image_ref(self, version: str) -> str:
         return self.image.replace("{version}", version)
@@ -118,7 +104,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
                 cwd: Path | None = None) -> MatrixConfig:
     """Read matrix.yaml (if given), apply command-line overrides, validate, and freeze.
 
-    Paths in the file are relative to the file; paths given as overrides are relative to cwd.
+    cases_dir and toolchains in the file are relative to the file; out, and paths given as overrides,
+    are relative to cwd (a run writes where the user stands, also with the packaged default matrix).
     """
     cwd = cwd or Path.cwd()
     raw: Any = {}
@@ -148,7 +135,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
         if value.is_absolute():
             return value
         from_override = overrides is not None and overrides.get(key) is not None
-        return ((cwd if from_override else base_dir) / value).resolve()
+        return ((cwd if from_override or key == "out" else base_dir) / value).resolve()
 
     cases = merged["cases"]
     return MatrixConfig(
@@ -169,46 +156,59 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
         isolation=merged["isolation"],
         jobs=merged["jobs"] or os.cpu_count() or 1,
         result_cache=merged["result_cache"],
+        accept_failures=merged["accept_failures"],
         toolchains=tuple((version, (base_dir / Path(path).expanduser()).resolve())
                          for version, path in sorted(merged["toolchains"].items())),
     )
 
 
 
-def cli_overrides(*, versions: str | None = None, arches: str | None = None, cases: str | None = None,
-                  cases_dir: str | None = None, image: str | None = None, out: str | None = None,
-                  benchtime: str | None = None, count: int | None = None,
-                  timeout: int | None = None, runner: str | None = None, jobs: int | None = None,
-                  emulation: str | None = None, isolation: str | None = None) -> dict[str, Any]:
-    """Command-line options -> the same shape as matrix.yaml, so one schema checks both."""
+# Command-line options (as task parameters) and the matrix.yaml key each one sets.
+CLI_OPTIONS: dict[str, tuple[str, ...]] = {
+    "versions": ("versions",), "arches": ("arches",), "cases": ("cases",), "cases_dir": ("cases_dir",),
+    "image": ("image",), "out": ("out",), "benchtime": ("bench", "benchtime"), "count": ("bench", "count"),
+    "timeout": ("timeout",), "runner": ("runner",), "jobs": ("jobs",), "emulation": ("emulation",),
+    "isolation": ("isolation",), "accept_failures": ("accept_failures",),
+}
+
+
+def flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _convert(option: str, value: object, node: dict[str, Any]) -> Any:
+    """A command-line string as the JSON type matrix.yaml would hold there."""
+    if not isinstance(value, str):
+        return value
+    kind = node.get("type")
+    if kind == "array" or any(branch.get("type") == "array" for branch in node.get("oneOf", [])):
+        return "all" if value == "all" and "oneOf" in node else split_list(value)
+    if kind in ("integer", "number"):
+        try:
+            return int(value) if kind == "integer" else float(value)
+        except ValueError:
+            raise ConfigError(f"{flag(option)}: {value!r} is not a {'whole ' if kind == 'integer' else ''}number",
+                              where="command line", fix=f"Pass a number, e.g. {flag(option)} "
+                              f"{node.get('default', 1)}.") from None
+    return value
+
+
+def cli_overrides(**options: object) -> dict[str, Any]:
+    """Command-line options (None or "": not given) -> the same shape as matrix.yaml, each value checked
+    against its key's schema here so that an error names the option, not the file."""
     result: dict[str, Any] = {}
-    if versions:
-        result["versions"] = split_list(versions)
-    if arches:
-        result["arches"] = split_list(arches)
-    if cases:
-        result["cases"] = "all" if cases == "all" else split_list(cases)
-    if cases_dir:
-        result["cases_dir"] = cases_dir
-    if image:
-        result["image"] = image
-    if out:
-        result["out"] = out
-    bench: dict[str, Any] = {}
-    if benchtime:
-        bench["benchtime"] = benchtime
-    if count is not None:
-        bench["count"] = count
-    if bench:
-        result["bench"] = bench
-    if timeout is not None:
-        result["timeout"] = timeout
-    if runner:
-        result["runner"] = runner
-    if jobs is not None:
-        result["jobs"] = jobs
-    if emulation:
-        result["emulation"] = emulation
-    if isolation:
-        result["isolation"] = isolation
+    for option, value in options.items():
+        if value is None or value == "":
+            continue
+        path = CLI_OPTIONS[option]
+        node = property_schema("matrix", path)
+        converted = _convert(option, value, node)
+        problem = value_problem(converted, node)
+        if problem is not None:
+            raise ConfigError(f"{flag(option)}: {problem}", where="command line",
+                              fix=f"See `gomatrix matrix --help` for {flag(option)}.")
+        target = result
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = converted
     return result

@@ -190,7 +190,7 @@ class DockerEngine:
                     break
         except docker.errors.NotFound as exc:
             raise ImageNotAvailable(f"{ref} has no image for {platform}: {_api_message(exc)}", where=ref,
-                                    fix="Check the tag, or mirror it: invoke images.mirror.") from None
+                                    fix="Check the tag, or mirror it: gomatrix images.mirror.") from None
         except docker.errors.APIError as exc:
             message = _api_message(exc)
             if any(word in message.lower() for word in ("no matching manifest", "not found", "manifest unknown")):

@@ -60,6 +60,11 @@ class ToolchainError(GomatrixError):
     title = "Go toolchain problem"
 
 
+class CellsFailed(GomatrixError):
+    exit_code = 9
+    title = "cells failed"
+
+
 class Interrupted(GomatrixError):
     exit_code = 130  # as a shell reports a process stopped by SIGINT
     title = "run interrupted"

@@ -34,6 +34,7 @@ quoted in a YAML comment above each.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterable
@@ -45,6 +46,7 @@ import yaml
 from gomatrix.cases import CASE_FILE, load_case
 from gomatrix.config import read_text
 from gomatrix.errors import CaseError
+from gomatrix.resources import schema_dir
 from gomatrix.schemas import validate
 
 Log = Callable[[str], None]
@@ -512,8 +514,10 @@ class ExtractedCase:
     variant_of: str = ""
     note: str = ""  # for a variant: what differs
 
-    def case_yaml(self, document: str) -> str:
-        out = [f"# Extracted from {document} by `invoke cases.extract`."]
+    def case_yaml(self, document: str, schema_ref: str = "") -> str:
+        """schema_ref: the path of case.schema.json from the case directory, for editors (yaml-language-server)."""
+        out = [f"# yaml-language-server: $schema={schema_ref}"] if schema_ref else []
+        out.append(f"# Extracted from {document} by `gomatrix cases.extract`.")
         if self.note:
             out.append(f"# {self.note}")
         if self.claims:
@@ -651,8 +655,9 @@ class Extraction:
 def write_cases(cases: list[ExtractedCase], document: Path, into: Path, *, force: bool) -> None:
     """Write the case directories under `into` (nothing outside it); existing ones only with force."""
     texts = {}
+    schema = schema_dir().resolve() / "case.schema.json"
     for case in cases:
-        text = case.case_yaml(document.name)
+        text = case.case_yaml(document.name, os.path.relpath(schema, (into / case.name).resolve()))
         validate(yaml.safe_load(text), "case", where=f"{case.name}/{CASE_FILE}", error_cls=CaseError,
                  fix="This is a bug of cases.extract: please report it with the document.")
         texts[case.name] = text

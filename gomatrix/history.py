@@ -388,7 +388,8 @@ def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[S
                     result.get("exact_allocs_per_op") is not None
                 # Compare like with like: exact counts when both runs have them, else go test's figure.
                 key = "exact_allocs_per_op" if exact_both else "allocs_per_op"
-                old_value, value = old_result.get(key), result.get(key)
+                old_value, value = (snapped_allocs(r[key], r.get("exact_iterations") if exact_both else None)
+                                    if r.get(key) is not None else None for r in (old_result, result))
                 if old_value is not None and value is not None and not allocs_equal(old_value, value):
                     entries.append((subject, column, fmt_allocs(snapped_allocs(old_value)),
                                     fmt_allocs(snapped_allocs(value))))

@@ -22,7 +22,8 @@ from gomatrix.emulation import emulation_problem, host_arch, qemu_name
 from gomatrix.errors import ToolchainError
 from gomatrix.exact import write_generated
 from gomatrix.plan import Cell
-from gomatrix.runner import CellOutcome, driver_script, interpret_driver_exit, utc_now
+from gomatrix.resources import driver_script
+from gomatrix.runner import CellOutcome, interpret_driver_exit, utc_now
 from gomatrix.toolchains import GoBinProvider, Toolchain, ToolchainProvider, cache_root, resolve_version
 
 Log = Callable[[str], None]

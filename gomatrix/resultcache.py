@@ -20,7 +20,8 @@ from gomatrix.config import BenchSettings
 from gomatrix.engine import ImageInfo
 from gomatrix.exact import GENERATOR_VERSION
 from gomatrix.plan import Cell
-from gomatrix.runner import COMPILE_FAILURE, CellOutcome, driver_script
+from gomatrix.resources import driver_script
+from gomatrix.runner import COMPILE_FAILURE, CellOutcome
 from gomatrix.toolchains import Toolchain
 
 CACHE_FORMAT = "1"

@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +35,7 @@ from gomatrix.exact import generated_for_case
 from gomatrix.files import read_or_empty
 from gomatrix.parse import compiler_errors
 from gomatrix.plan import Cell
+from gomatrix.resources import driver_script
 from gomatrix.toolchains import Toolchain
 
 # Exit codes of driver.sh
@@ -50,10 +50,6 @@ CACHE_MOUNT = "/gomatrix-cache"
 # GOCACHE inside the volume: a directory of the sandbox user (volumes of root-run versions kept
 # their root-owned go-build/ beside it).
 SANDBOX_GOCACHE = f"{CACHE_MOUNT}/uid{SANDBOX_UID}/go-build"
-
-
-def driver_script() -> bytes:
-    return resources.files("gomatrix").joinpath("driver.sh").read_bytes()
 
 
 @dataclass(frozen=True)

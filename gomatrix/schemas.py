@@ -1,11 +1,10 @@
-"""Load the JSON Schemas shipped in schemas/ and turn validation errors into readable messages."""
+"""The JSON Schemas of schemas/ (found through gomatrix.resources) and readable validation errors."""
 
 from __future__ import annotations
 
 import difflib
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -13,18 +12,42 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
 from gomatrix.errors import GomatrixError
-
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+from gomatrix.resources import schema_dir
 
 
 @cache
 def validator(name: str) -> Validator:
     """The validator for schemas/<name>.schema.json (checked once against its metaschema)."""
-    path = SCHEMA_DIR / f"{name}.schema.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    document = schema(name)
+    cls = jsonschema.validators.validator_for(document)
+    cls.check_schema(document)
+    return cls(document)
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """schemas/<name>.schema.json as a mapping."""
+    loaded: dict[str, Any] = json.loads((schema_dir() / f"{name}.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def property_schema(name: str, path: tuple[str, ...]) -> dict[str, Any]:
+    """The subschema of a (nested) property: ("bench", "count") -> schema.properties.bench.properties.count."""
+    node = schema(name)
+    for key in path:
+        node = node["properties"][key]
+    return node
+
+
+def defaults(node: dict[str, Any]) -> dict[str, Any]:
+    """The `default`s of an object schema's properties (nested objects without one: their own defaults)."""
+    out: dict[str, Any] = {}
+    for key, sub in node.get("properties", {}).items():
+        if "default" in sub:
+            out[key] = sub["default"]
+        elif sub.get("type") == "object" and "properties" in sub:
+            out[key] = defaults(sub)
+    return out
 
 
 def json_path(error: ValidationError) -> str:
@@ -36,7 +59,12 @@ def json_path(error: ValidationError) -> str:
 
 
 def _did_you_mean(error: ValidationError) -> str:
-    """For an unknown key, name the closest allowed key(s)."""
+    """For an unknown key or value, name the closest allowed one(s)."""
+    if error.validator == "enum" and isinstance(error.validator_value, list):
+        choices = [str(choice) for choice in error.validator_value]
+        close = difflib.get_close_matches(str(error.instance), choices, n=1, cutoff=0.6)
+        guess = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{error.instance!r} is not a choice{guess} (choices: {', '.join(choices)})"
     if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
         return ""
     allowed = list((error.schema.get("properties") or {}).keys()) if isinstance(error.schema, dict) else []
@@ -57,6 +85,15 @@ def describe(error: ValidationError) -> str:
     best = jsonschema.exceptions.best_match([error])
     hint = _did_you_mean(best)
     return f"at {json_path(best)}: {hint or best.message}"
+
+
+def value_problem(value: Any, node: dict[str, Any]) -> str | None:
+    """Why value does not match the subschema node (one line, "did you mean" for enums), or None."""
+    cls = jsonschema.validators.validator_for(node)
+    best = jsonschema.exceptions.best_match(cls(node).iter_errors(value))
+    if best is None:
+        return None
+    return _did_you_mean(best) or best.message
 
 
 def validate(instance: Any, name: str, *, where: str, error_cls: type[GomatrixError], fix: str = "") -> None:

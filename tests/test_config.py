@@ -16,13 +16,13 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_project_matrix_loads_with_paths_relative_to_the_file() -> None:
+def test_project_matrix_loads_with_cases_relative_to_the_file_and_out_to_where_you_stand() -> None:
     config = load_config(ROOT / "matrix.yaml", cwd=Path("/"))
     assert config.arches == ("amd64", "arm64")
     assert "1.24" in config.versions
     assert config.cases is None
     assert config.cases_dir == ROOT / "cases"
-    assert config.out == ROOT / "reports"
+    assert config.out == Path("/reports")
     assert config.image_ref("1.24.11") == "golang:1.24.11"
 
 
@@ -80,6 +80,9 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_bad_override_is_reported_like_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"\$\.arches\[0\]"):
+def test_bad_override_names_the_option_not_the_file() -> None:
+    with pytest.raises(ConfigError) as info:
         load_config(ROOT / "matrix.yaml", cli_overrides(arches="x86"))
+    assert info.value.exit_code == 2
+    assert info.value.message() == ("invalid configuration: --arches: 'x86' is not a choice (choices: amd64, arm64) "
+                                    "(in command line). See `gomatrix matrix --help` for --arches.")

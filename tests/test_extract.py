@@ -1,7 +1,8 @@
-"""invoke cases.extract: an article's Go code blocks -> case directories, variants and proposed claims."""
+"""cases.extract: an article's Go code blocks -> case directories, variants and proposed claims."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,24 @@ DOCUMENTS = ROOT / "tests" / "data" / "documents"
 SEED_CASES = ("array", "makeslice", "sliceappend")
 
 
+SCHEMA_LINE = re.compile(rb"^# yaml-language-server: \$schema=(.*)\n")
+
+
 def _tree(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    """Every file's bytes; case.yaml without its editor line (the schema's path depends on where it went)."""
+    return {str(p.relative_to(directory)): SCHEMA_LINE.sub(b"", p.read_bytes())
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_extracted_case_yaml_names_its_schema_for_editors(tmp_path: Path) -> None:
+    extract_cases(DOCUMENTS / "escape-notes.md", tmp_path / "into", force=False, log=_quiet)
+    case_files = sorted((tmp_path / "into").rglob("case.yaml"))
+    assert case_files
+    for case_file in case_files:
+        match = SCHEMA_LINE.match(case_file.read_bytes())
+        assert match is not None, case_file
+        schema = (case_file.parent / match.group(1).decode()).resolve()
+        assert schema == (ROOT / "schemas" / "case.schema.json").resolve()
 
 
 def _quiet(_: str) -> None:

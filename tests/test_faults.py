@@ -97,8 +97,10 @@ def fault_run(registry_images: str, leak_check: Suite, tmp_path_factory: pytest.
                           bench={"benchtime": "50ms", "count": 1}, timeout=CELL_TIMEOUT,
                           limits={"memory": "512m", "pids": 1024, "cpus": 2.0})
     result = invoke("matrix", "--config", str(config))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+    # the faulty cells fail or time out, so the run exits 9 and names each (the healthy one is not named)
+    assert result.returncode == 9, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "gomatrix: cells failed: " in result.stderr
+    assert f"loop--go{VERSION}--amd64 (timeout: " in result.stderr and "plain--go" not in result.stderr
     return only_run_dir(tmp / "out")
 
 

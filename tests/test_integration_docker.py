@@ -91,10 +91,16 @@ def test_a_case_that_needs_a_newer_go_fails_alone(registry_images: str, tmp_path
     out = tmp_path / "reports"
     result = invoke("matrix", "--image", registry_images, "--versions", "1.23.9,1.24.11", "--arches", "amd64",
                     "--cases-dir", str(FIXTURE_CASES), "--out", str(out), "--benchtime", "50ms", "--count", "1")
+    # the one failure is the one newonly's case.yaml expects (expected_failures): the run does not fail
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "gomatrix: newonly--go1.23.9--amd64 failed, as its case expects: testing.B.Loop is new in go1.24" \
+        in result.stdout
     run_dir = only_run_dir(out)
     cells = load_cells(run_dir)
     assert cells["newonly--go1.23.9--amd64"]["status"] == "failed"
+    expected = {c["key"]: c.get("expected_failure") for c in json.loads((run_dir / "report.json").read_text())["cells"]}
+    assert expected["newonly--go1.23.9--amd64"] == "testing.B.Loop is new in go1.24"
+    assert expected["newonly--go1.24.11--amd64"] is None
     assert "b.Loop undefined" in cells["newonly--go1.23.9--amd64"]["reason"]
     for key in ("newonly--go1.24.11--amd64", "plain--go1.23.9--amd64", "plain--go1.24.11--amd64"):
         assert cells[key]["status"] == "ok", cells[key]["reason"]
@@ -106,6 +112,7 @@ def test_a_case_that_needs_a_newer_go_fails_alone(registry_images: str, tmp_path
     assert plain["BenchmarkEscapes"]["allocs_per_op"] == 1
     markdown = (run_dir / "report.md").read_text()
     assert "b.Loop undefined" in markdown and "`plain`" in markdown
+    assert "failed (as its case expects: testing.B.Loop is new in go1.24)" in markdown
     # Every container of this run is removed (other runs may share the daemon: look at this run's cells).
     listing = subprocess.run(["docker", "ps", "-a", "--filter", "label=io.gomatrix",
                               "--format", '{{.Label "io.gomatrix.cells"}}'], capture_output=True, text=True, check=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -53,3 +54,13 @@ def test_invoke_versions_prints_the_resolution(discovery_repo: str) -> None:
                     env={"PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED", "1")})
     assert result.returncode == 0, result.stderr
     assert "1.24.11" in result.stdout and "linux/arm64" in result.stdout and "skipped" in result.stdout
+
+
+def test_versions_json_is_the_resolution_for_scripts(discovery_repo: str) -> None:
+    result = invoke("versions", "--json", "--image", discovery_repo, "--versions", "1.24,1.24.3",
+                    "--arches", "amd64,arm64")
+    assert result.returncode == 0, result.stderr
+    resolved = {row["spec"]: row for row in json.loads(result.stdout)}
+    assert resolved["1.24"]["version"] == "1.24.11" and resolved["1.24"]["missing"] == ["arm64"]
+    assert resolved["1.24.3"]["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert resolved["1.24.3"]["ref"] == f"{REGISTRY}/{TEST_REPO}:1.24.3"

@@ -105,6 +105,9 @@ def environment(cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+FAILING_STATUSES = ("failed", "timeout")  # the statuses that fail a run unless the case expects them
+
+
 def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, generated_at: str,
                  title: str = "gomatrix report") -> dict[str, Any]:
     """Merge cell documents into one report document."""
@@ -150,7 +153,9 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
              "cached": bool((c.get("cache") or {}).get("hit")),
              "image": (c["image"] or {}).get("ref") or (c.get("toolchain") or {}).get("source"),
              "digest": (c["image"] or {}).get("digest") or (c.get("toolchain") or {}).get("sha256"),
-             "total_s": c["timings"]["total_s"]}
+             "total_s": c["timings"]["total_s"],
+             "expected_failure": (case_by_name[c["case"]].expected_failure(c["go_version"] or cell_version(c))
+                                  if c["status"] in FAILING_STATUSES and c["case"] in case_by_name else None)}
             for c in cell_list
         ],
         "cases": report_cases,

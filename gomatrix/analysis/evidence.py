@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gomatrix.analysis.sites import Compiler, Measured, covered
-from gomatrix.analysis.values import column_id, minor_key, snapped_allocs, version_key
+from gomatrix.analysis.values import column_id, in_version_range, snapped_allocs, version_key
 from gomatrix.cases import Claim
 from gomatrix.exact import ALLOCATES_THRESHOLD, allocs_equal
 from gomatrix.stats import bytes_equal
@@ -320,6 +320,16 @@ def measured_allocs(result: Mapping[str, Any] | None) -> float | None:
     return float(exact) if exact is not None else result.get("allocs_per_op")
 
 
+def counted_allocs(result: Mapping[str, Any] | None) -> float | None:
+    """allocs/op as the count that claims and changes compare: the exact figure, snapped to a whole count
+    within the tolerance or within a couple of runtime allocations of its whole timed run."""
+    value = measured_allocs(result)
+    if value is None or result is None:
+        return value
+    return snapped_allocs(value, result.get("exact_iterations") if result.get("exact_allocs_per_op") is not None
+                          else None)
+
+
 def _in_range(value: float, claim: Claim) -> bool:
     bounds = claim.allocs
     if bounds is None:
@@ -348,7 +358,7 @@ def _site_claim(claim: Claim, sites: Sequence[Site], col: str,
 def _benchmark_claim(claim: Claim, case: Mapping[str, Any], sites: Sequence[Site],
                      col: str) -> tuple[bool | None, Why | None]:
     bench = next((b for b in case["benchmarks"] if b["name"] == claim.benchmark), None)
-    value = measured_allocs(bench["results"].get(col)) if bench else None
+    value = counted_allocs(bench["results"].get(col)) if bench else None
     if value is None:
         return None, None
     # The line that explains the count: where this benchmark allocates most, else its first site.
@@ -370,14 +380,7 @@ def _benchmark_claim(claim: Claim, case: Mapping[str, Any], sites: Sequence[Site
 
 
 def _documented(claim: Claim, version: str) -> bool:
-    def at_least(bound: str) -> bool:
-        key = version_key(bound)
-        return version_key(version) >= key if key[2] >= 0 else minor_key(version) >= key[:2]
-
-    def at_most(bound: str) -> bool:
-        key = version_key(bound)
-        return version_key(version) <= key if key[2] >= 0 else minor_key(version) <= key[:2]
-    return (claim.since is None or at_least(claim.since)) and (claim.until is None or at_most(claim.until))
+    return in_version_range(version, claim.since, claim.until)
 
 
 def _agreement(claim: Claim, holds_in: Mapping[str, tuple[str, ...]],
@@ -516,7 +519,7 @@ def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Chang
 
 def benchmark_changes(case: str, bench: Mapping[str, Any], columns: Sequence[Column],
                       sites: Sequence[Site]) -> list[Change]:
-    allocs = {col: measured_allocs(result) for col, result in bench["results"].items()}
+    allocs = {col: counted_allocs(result) for col, result in bench["results"].items()}
     lines = covered(bench.get("linked_ranges", []))
     mine = [s for s in sites if (s.file, s.line) in lines]
 

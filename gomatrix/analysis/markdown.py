@@ -433,7 +433,9 @@ def render_markdown(report: Doc, *, link_prefix: str = "") -> str:
     not_ok = [c for c in cells if c["status"] != "ok"]
     out += ["## Cells", ""]
     if not_ok:
-        out += [f"- **{md_code(c['key'])}** {c['status']}: {md_text(c['reason'][:300])}" for c in not_ok] + [""]
+        out += [f"- **{md_code(c['key'])}** {c['status']}"
+                + (f" (as its case expects: {md_text(c['expected_failure'])})" if c.get("expected_failure") else "")
+                + f": {md_text(c['reason'][:300])}" for c in not_ok] + [""]
     out += details(f"All {len(cells)} cells", table)
     return "\n".join(out)
 

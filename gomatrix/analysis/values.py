@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gomatrix.exact import allocs_equal
+from gomatrix.exact import RUNTIME_ALLOCATIONS_PER_RUN, allocs_equal
 
 
 def to_json(value: Any) -> Any:
@@ -39,6 +39,18 @@ def minor_key(version: str) -> tuple[int, int]:
     return key[0], key[1]
 
 
+def in_version_range(version: str, since: str | None, until: str | None) -> bool:
+    """since <= version <= until, where a bare minor bound ("1.25") covers all its patches; None is open."""
+    def at_least(bound: str) -> bool:
+        key = version_key(bound)
+        return version_key(version) >= key if key[2] >= 0 else minor_key(version) >= key[:2]
+
+    def at_most(bound: str) -> bool:
+        key = version_key(bound)
+        return version_key(version) <= key if key[2] >= 0 else minor_key(version) <= key[:2]
+    return (since is None or at_least(since)) and (until is None or at_most(until))
+
+
 def column_id(go_version: str, arch: str) -> str:
     return f"{go_version} {arch}"
 
@@ -52,10 +64,15 @@ def fmt_allocs(value: float | None) -> str:
     return f"{value:.3f}".rstrip("0")
 
 
-def snapped_allocs(value: float) -> float:
-    """A value within the tolerance of a whole count is that count (1.01 from GC noise is 1)."""
+def snapped_allocs(value: float, iterations: int | None = None) -> float:
+    """A value within the tolerance of a whole count is that count (1.01 from GC noise is 1); with the
+    run's iterations, also one within RUNTIME_ALLOCATIONS_PER_RUN allocations of the whole run (1 of 42)."""
     whole = float(round(value))
-    return whole if allocs_equal(value, whole) else value
+    if allocs_equal(value, whole):
+        return whole
+    if iterations and abs(value - whole) * iterations <= RUNTIME_ALLOCATIONS_PER_RUN + 1e-9:
+        return whole
+    return value
 
 
 def fmt_bytes(value: float | None) -> str:
