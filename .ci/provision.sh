@@ -21,7 +21,7 @@ VERSIONS=${GOMATRIX_CI_VERSIONS:-1.23.9,1.24.11}
 ARCHES=${GOMATRIX_CI_ARCHES:-amd64,arm64}
 if [ -z "${PYTHON:-}" ]; then # the interpreter that has gomatrix installed (.ci/run uses python3)
     for candidate in python3 python; do
-        if command -v "$candidate" >/dev/null && "$candidate" -c 'import gomatrix.images' 2>/dev/null; then
+        if command -v "$candidate" >/dev/null && "$candidate" -c 'import gomatrix.mirror.images' 2>/dev/null; then
             PYTHON=$(command -v "$candidate")
             break
         fi
@@ -198,6 +198,6 @@ esac
 # ------------------------------------------------------------------------------------------------ 5. mirror
 say "mirroring golang:{${VERSIONS}} for ${ARCHES} into $REGISTRY_ADDR (cache $STATE/cache)"
 # shellcheck disable=SC2086  # word-split the comma/space separated list on purpose
-GOMATRIX_CACHE=${GOMATRIX_CACHE:-$STATE/cache} "$PYTHON" -m gomatrix.images --registry "$REGISTRY_ADDR" --arches "$ARCHES" \
+GOMATRIX_CACHE=${GOMATRIX_CACHE:-$STATE/cache} "$PYTHON" -m gomatrix.mirror.images --registry "$REGISTRY_ADDR" --arches "$ARCHES" \
     ${VERSIONS//,/ }
 say "done in $((SECONDS - T0)) s"

@@ -24,10 +24,10 @@ from invoke.program import Program
 from invoke.tasks import task
 
 from gomatrix import __version__
-from gomatrix.config import CLI_OPTIONS, MatrixConfig, flag, split_list
-from gomatrix.errors import CellsFailed, ConfigError, GomatrixError
-from gomatrix.resources import default_cases, default_matrix
-from gomatrix.schemas import property_schema
+from gomatrix.core.errors import CellsFailed, ConfigError, GomatrixError
+from gomatrix.core.resources import default_cases, default_matrix
+from gomatrix.core.schemas import property_schema
+from gomatrix.plan.config import CLI_OPTIONS, MatrixConfig, flag, split_list
 
 T = TypeVar("T")
 USAGE_EXIT_CODE = 2  # a command line the tool cannot act on, as for a bad matrix.yaml
@@ -76,7 +76,7 @@ def _option_help(option: str, extra: str = "") -> str:
 
 
 def _load(config: str, **options: object) -> MatrixConfig:
-    from gomatrix.config import cli_overrides, load_config
+    from gomatrix.plan.config import cli_overrides, load_config
 
     overrides = cli_overrides(**options)  # options first: their errors name the option
     return load_config(config_path(config), overrides)
@@ -114,8 +114,8 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
     cell failed or timed out (--accept-failures: 0), 2 for a bad option or matrix.yaml, and the codes
     of the README for the other errors.
     """
-    from gomatrix.app import dry_run_plan, run_matrix
-    from gomatrix.plan import parse_shard
+    from gomatrix.plan.cells import parse_shard
+    from gomatrix.run.matrix import dry_run_plan, run_matrix
 
     def action() -> None:
         loaded = _load(config, versions=versions, arches=arches, cases=cases, cases_dir=cases_dir, image=image,
@@ -171,7 +171,7 @@ def merge(c: Context, run_dirs: str, out: str = "", cases_dir: str = "") -> None
     """Validate cell files and build a report: one run in place, or several (shards, machines) into --out."""
     import glob
 
-    from gomatrix.app import merge_dirs
+    from gomatrix.run.merge import merge_dirs
 
     inputs = [Path(p) for item in split_list(run_dirs) for p in (sorted(glob.glob(item)) or [item])]
     _user_errors(lambda: merge_dirs(inputs, cases_path(cases_dir), out=Path(out) if out else None))
@@ -184,8 +184,8 @@ def merge(c: Context, run_dirs: str, out: str = "", cases_dir: str = "") -> None
 def nightly(c: Context, config: str = "", image: str = "", versions: str = "", arches: str = "", cases: str = "",
             out: str = "", benchtime: str = "", count: str = "", runner: str = "") -> None:
     """Resolve versions, run (reusing unchanged cells), publish under reports/; exit 10 when something changed."""
-    from gomatrix.app import run_matrix
-    from gomatrix.nightly import CHANGES_EXIT_CODE, run_nightly
+    from gomatrix.run.matrix import run_matrix
+    from gomatrix.run.nightly import CHANGES_EXIT_CODE, run_nightly
 
     def action() -> bool:
         loaded = _load(config, versions=versions, arches=arches, cases=cases, image=image, out=out,
@@ -208,7 +208,7 @@ def versions(c: Context, config: str = "", image: str = "", versions: str = "", 
 
     from tabulate import tabulate
 
-    from gomatrix.versions import resolve_versions
+    from gomatrix.toolchains.versions import resolve_versions
 
     def action() -> None:
         loaded = _load(config, versions=versions, arches=arches, image=image)
@@ -229,7 +229,7 @@ def versions(c: Context, config: str = "", image: str = "", versions: str = "", 
     "all": "also remove containers whose run is still going on this machine"})
 def clean(c: Context, run: str = "", volumes: bool = False, all: bool = False) -> None:
     """Remove containers (and with --volumes the cache volumes) left behind by crashed or killed runs."""
-    from gomatrix.app import clean as clean_leftovers
+    from gomatrix.docker.clean import clean as clean_leftovers
 
     _user_errors(lambda: clean_leftovers(run=run, volumes=volumes, everything=all, log=_log))
 
@@ -241,7 +241,7 @@ def clean(c: Context, run: str = "", volumes: bool = False, all: bool = False) -
 def bench(c: Context, image: str = "127.0.0.1:5000/golang:{version}", versions: str = "1.23.9,1.24.11",
           jobs: str = "") -> None:
     """Measure cold/warm runs, --jobs 1 vs N, full vs cross, overhead and memory into benchmarks/RESULTS.md."""
-    from gomatrix.bench import run_bench
+    from benchmarks.bench import run_bench
 
     def action() -> None:
         count = _whole("jobs", jobs) if jobs else os.cpu_count() or 1
@@ -265,7 +265,7 @@ def _whole(option: str, text: str) -> int:
 def mirror(c: Context, versions: str = "1.23.9,1.24.11", registry: str = "127.0.0.1:5000",
            arches: str = "amd64,arm64", force: bool = False) -> None:
     """Build golang-compatible multi-arch images from Go distributions and push them to a registry."""
-    from gomatrix.images import mirror as mirror_images
+    from gomatrix.mirror.images import mirror as mirror_images
 
     _user_errors(lambda: mirror_images(split_list(versions), registry=registry, arches=split_list(arches),
                                        force=force))
@@ -277,7 +277,7 @@ def mirror(c: Context, versions: str = "1.23.9,1.24.11", registry: str = "127.0.
     "force": "replace case directories that already exist"})
 def extract(c: Context, doc: str, into: str = "", force: bool = False) -> None:
     """Turn an article's Go code blocks into case directories, with variants and proposed claims."""
-    from gomatrix.extract import extract_cases
+    from gomatrix.authoring.extract import extract_cases
 
     def action() -> None:
         if not into:

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from gomatrix.registry import MEDIA_LIST, RegistryClient
+from gomatrix.docker.registry import MEDIA_LIST, RegistryClient
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "data" / "recorded"
@@ -26,7 +26,7 @@ def private_result_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This session's own GOMATRIX_CACHE: the result cache is private (another test run on the machine,
     e.g. CI beside a developer, stores results under the same keys), the rest (downloaded toolchains,
     GOCACHE) is the shared cache, linked in."""
-    from gomatrix.toolchains import cache_root
+    from gomatrix.toolchains.providers import cache_root
 
     shared = cache_root()
     private = tmp_path_factory.mktemp("gomatrix-cache")
@@ -52,8 +52,8 @@ def unavailable(reason: str) -> NoReturn:
 
 @pytest.fixture(scope="session")
 def docker_engine() -> object:
-    from gomatrix.engine import DockerEngine
-    from gomatrix.errors import EngineUnavailable
+    from gomatrix.core.errors import EngineUnavailable
+    from gomatrix.docker.engine import DockerEngine
 
     try:
         return DockerEngine.connect()

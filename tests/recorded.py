@@ -6,12 +6,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from gomatrix.cases import discover_cases
-from gomatrix.cellfile import build_cell
-from gomatrix.config import BenchSettings
-from gomatrix.engine import ImageInfo
-from gomatrix.plan import Cell
-from gomatrix.runner import CellOutcome, interpret_driver_exit, read_exit
+from gomatrix.core.kinds import RunnerChoice
+from gomatrix.docker.engine import ImageInfo
+from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.cells import Cell
+from gomatrix.plan.config import BenchSettings
+from gomatrix.run.cellfile import build_cell
+from gomatrix.runners.base import CellOutcome, interpret_driver_exit, read_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "data" / "recorded"
@@ -31,11 +32,11 @@ def recorded_cell(version: str, case_name: str, run_dir: Path, *, arch: str = "a
         env.write_text(env.read_text().replace("amd64", arch))
     exit_code = read_exit(raw_dir)
     assert exit_code is not None
-    status, reason = interpret_driver_exit(exit_code, raw_dir, cell, cell.image_ref)
+    ending = interpret_driver_exit(exit_code, raw_dir, cell, cell.image_ref)
     image = ImageInfo(ref=cell.image_ref, id="sha256:" + "ab" * 32, digest="sha256:" + "cd" * 32,
                       architecture=arch)
-    outcome = CellOutcome(status=status, reason=reason, runner="docker", emulated=emulated, image=image,
-                          total_s=1.5, started_at="2026-11-25T19:00:00Z")
+    outcome = CellOutcome(status=ending.status, reason=ending.reason, runner=RunnerChoice.DOCKER, emulated=emulated,
+                          image=image, total_s=1.5, started_at="2026-11-25T19:00:00Z")
     doc = build_cell(cell, outcome, BenchSettings("100ms", 3), raw_dir, run_dir)
     if arch != "amd64":
         # The step times are the amd64 recording's: on this machine's clock they would coincide with the

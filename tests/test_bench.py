@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gomatrix.bench import busy_core_seconds, utilisation
+from benchmarks.bench import busy_core_seconds, utilisation
 
 # The first lines of this machine's /proc/stat (2 cores; USER_HZ 100).
 PROC_STAT = """cpu  2132143 58 442048 1239942 17210 0 4536 2193 0 0

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix.cases import discover_cases, load_case
-from gomatrix.errors import CaseError
+from gomatrix.core.errors import CaseError
+from gomatrix.plan.cases import discover_cases, load_case
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix.app import merge_run
-from gomatrix.cases import discover_cases
-from gomatrix.cellfile import read_cell, write_cell
-from gomatrix.errors import CellFileError
+from gomatrix.core.errors import CellFileError
+from gomatrix.plan.cases import discover_cases
+from gomatrix.run.cellfile import read_cell, write_cell
+from gomatrix.run.merge import merge_run
 from tests.recorded import ROOT, recorded_cell
 
 

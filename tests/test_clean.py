@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gomatrix.app import _owner_alive, clean
-from gomatrix.engine import LABEL, RUN_LABEL, SCRATCH_LABEL
+from gomatrix.docker.clean import _owner_alive, clean
+from gomatrix.docker.engine import LABEL, RUN_LABEL, SCRATCH_LABEL
 
 
 def test_a_live_orchestrator_is_told_from_a_dead_one() -> None:

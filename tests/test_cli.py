@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix.app import CellFailure, RunSummary
-from gomatrix.cases import discover_cases
-from gomatrix.config import CLI_OPTIONS, DEFAULTS
-from gomatrix.resources import default_cases, default_matrix, schema_dir
-from gomatrix.schemas import defaults, schema
+from gomatrix.core.resources import default_cases, default_matrix, schema_dir
+from gomatrix.core.schemas import defaults, schema
+from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.config import CLI_OPTIONS, DEFAULTS
+from gomatrix.run.matrix import CellFailure, RunSummary
 from tests.conftest import ROOT, invoke
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix.config import DEFAULT_VERSIONS, cli_overrides, load_config
-from gomatrix.errors import ConfigError
+from gomatrix.core.errors import ConfigError
+from gomatrix.plan.config import DEFAULT_VERSIONS, cli_overrides, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gomatrix.emulation import emulation_problem
+from gomatrix.core.platform import emulation_problem
 
 DEBIAN_ENTRY = """enabled
 interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gomatrix.engine import RUN_LABEL, ContainerSpec, ImageNotAvailable, _transient, tar_directories
-from gomatrix.errors import ImageError
+from gomatrix.core.errors import ImageError
+from gomatrix.docker.engine import RUN_LABEL, ContainerSpec, ImageNotAvailable, _transient, tar_directories
 
 pytestmark = pytest.mark.docker
 

@@ -10,20 +10,20 @@ from typing import Any
 
 from gomatrix.analysis.document import build_report
 from gomatrix.analysis.evidence import Evidence, judge
+from gomatrix.analysis.history import load_report
 from gomatrix.analysis.markdown import render_markdown
-from gomatrix.analysis.sites import Compiler
-from gomatrix.analysis.values import fmt_allocs, snapped_allocs
-from gomatrix.app import merge_run
-from gomatrix.cases import discover_cases
-from gomatrix.cellfile import SCHEMA_VERSION, read_cell, write_cell
-from gomatrix.exact import (
+from gomatrix.core.values import fmt_allocs, snapped_allocs
+from gomatrix.plan.cases import discover_cases
+from gomatrix.results.exact import (
     case_functions,
     functions,
     generated_files,
     linked_ranges,
     parse_exact,
 )
-from gomatrix.history import load_report
+from gomatrix.results.sites import Compiler
+from gomatrix.run.cellfile import SCHEMA_VERSION, read_cell, write_cell
+from gomatrix.run.merge import merge_run
 from tests.recorded import RECORDED, ROOT, recorded_cell
 
 VERSIONS = ("1.24.11", "1.25.5", "1.26.6")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gomatrix.cases import discover_cases, load_case
-from gomatrix.errors import CaseError
-from gomatrix.extract import extract_cases, extract_document
+from gomatrix.authoring.extract import extract_cases, extract_document
+from gomatrix.core.errors import CaseError
+from gomatrix.plan.cases import discover_cases, load_case
 from tests.conftest import ROOT, invoke, load_cells, only_run_dir
 
 SEED_DOC = "../shared/seed/go-memory-allocation.md"  # relative to the project root, where invoke runs

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gomatrix.engine import CREATOR_LABEL, LABEL, RUN_LABEL
+from gomatrix.docker.engine import CREATOR_LABEL, LABEL, RUN_LABEL
 from tests.conftest import ROOT, invoke, load_cells, only_run_dir
 
 pytestmark = pytest.mark.docker

@@ -11,9 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gomatrix.cases import load_case
-from gomatrix.config import DEFAULTS, MatrixConfig, load_config
-from gomatrix.errors import CaseError, ConfigError
+from gomatrix.core.errors import CaseError, ConfigError
+from gomatrix.plan.cases import load_case
+from gomatrix.plan.config import DEFAULTS, MatrixConfig, load_config
 
 MATRIX_KEYS = [*DEFAULTS, "versions", "arches", "benchtime", "count", "memory", "pids", "cpus", "versoins"]
 CASE_KEYS = ["title", "source", "claims", "id", "text", "site", "file", "line", "expect", "benchmark",

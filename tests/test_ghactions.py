@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix import app, ghactions
-from gomatrix.cases import discover_cases
-from gomatrix.config import load_config
-from gomatrix.plan import Cell
-from gomatrix.runner import CellOutcome, utc_now
+from gomatrix.core.kinds import RunnerChoice, Status, Strategy
+from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.cells import Cell
+from gomatrix.plan.config import load_config
+from gomatrix.run import ghactions
+from gomatrix.run import matrix as app
+from gomatrix.runners.base import CellOutcome, utc_now
 from tests.conftest import ROOT
 
 ACTIONS = {"GITHUB_ACTIONS": "true"}
@@ -173,10 +175,10 @@ class _FailingOneCell:
         return None
 
     def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
-        return [CellOutcome(status="failed" if cell.case.name == "array" else "skipped",
+        return [CellOutcome(status=Status.FAILED if cell.case.name == "array" else Status.SKIPPED,
                             reason="does not compile: 100%\narray.go:3: x, y unused" if cell.case.name == "array"
-                            else "not wanted here", runner="host", emulated=False, image=None, total_s=0.1,
-                            started_at=utc_now(), strategy="native") for cell in cells]
+                            else "not wanted here", runner=RunnerChoice.HOST, emulated=False, image=None, total_s=0.1,
+                            started_at=utc_now(), strategy=Strategy.NATIVE) for cell in cells]
 
     def abort(self) -> None:
         pass

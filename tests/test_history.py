@@ -8,11 +8,7 @@ from typing import Any
 import pytest
 
 from gomatrix.analysis.document import build_report
-from gomatrix.analysis.markdown import since_text
-from gomatrix.analysis.values import to_json
-from gomatrix.cases import discover_cases
-from gomatrix.errors import CellFileError
-from gomatrix.history import (
+from gomatrix.analysis.history import (
     REASON_LIMIT,
     SinceChange,
     SinceKind,
@@ -22,7 +18,11 @@ from gomatrix.history import (
     run_dir_key,
     write_index,
 )
-from gomatrix.schemas import validate
+from gomatrix.analysis.markdown import since_text
+from gomatrix.core.errors import CellFileError
+from gomatrix.core.schemas import validate
+from gomatrix.core.values import to_json
+from gomatrix.plan.cases import discover_cases
 from tests.recorded import ROOT, recorded_cell
 
 SEED = ("array", "makeslice", "sliceappend")
@@ -286,7 +286,7 @@ def test_index_rows_are_cached_by_report(reports: dict[str, dict[str, Any]], tmp
         validated.append(kwargs["where"])
         validate(instance, name, **kwargs)
 
-    monkeypatch.setattr("gomatrix.history.validate", counting)
+    monkeypatch.setattr("gomatrix.analysis.history.validate", counting)
     first = write_index(root, cache_dir=cache).read_text(encoding="utf-8")
     assert len(validated) == 2  # the corrupt one fails to parse: never validated, but its outcome is kept too
     assert len(list(cache.glob("*.json"))) == 3

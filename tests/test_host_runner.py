@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from gomatrix.cases import discover_cases
-from gomatrix.config import cli_overrides, load_config
-from gomatrix.hostrunner import HostRunner
-from gomatrix.plan import plan_cells
-from gomatrix.toolchains import GoBinProvider, LocalProvider
+from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.cells import plan_cells
+from gomatrix.plan.config import cli_overrides, load_config
+from gomatrix.runners.host import HostRunner
+from gomatrix.toolchains.providers import GoBinProvider, LocalProvider
 from tests.conftest import FIXTURE_CASES, ROOT, SEED_CASES, TEST_VERSIONS, invoke, load_cells, only_run_dir
 
 
@@ -96,7 +96,7 @@ def test_auto_falls_back_to_host_without_a_daemon_and_says_why(tmp_path: Path) -
 def test_without_an_emulator_arm64_cells_are_skipped_with_the_hint(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # No binfmt registration and no qemu on PATH: only the arm64 cell is skipped, with the install hint.
-    monkeypatch.setattr("gomatrix.emulation.BINFMT_DIR", tmp_path / "no-binfmt")
+    monkeypatch.setattr("gomatrix.core.platform.BINFMT_DIR", tmp_path / "no-binfmt")
     real_which = shutil.which
     monkeypatch.setattr("shutil.which", lambda name, *a, **k: None if "qemu" in name else real_which(name))
     config = load_config(ROOT / "matrix.yaml", cli_overrides(versions=TEST_VERSIONS[1], arches="amd64,arm64",

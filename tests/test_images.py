@@ -1,4 +1,4 @@
-"""Tests of gomatrix.images: deterministic layers, image JSON, errors, and (marked docker) the mirrored tags."""
+"""Tests of gomatrix.mirror.images: deterministic layers, image JSON, errors, and (marked docker) the mirrored tags."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from gomatrix.errors import GomatrixError, ImageError, RegistryError, ToolchainError
-from gomatrix.images import (
+from gomatrix.core.errors import GomatrixError, ImageError, RegistryError, ToolchainError
+from gomatrix.mirror.images import (
     MEDIA_CONFIG,
     MEDIA_LAYER,
     MEDIA_LIST,
@@ -31,7 +31,6 @@ from gomatrix.images import (
     build_layer,
     busybox_applets,
     busybox_deb,
-    default_cache_dir,
     extract_deb_file,
     image_config,
     image_manifest,
@@ -40,6 +39,7 @@ from gomatrix.images import (
     parse_version,
     tree_entries,
 )
+from gomatrix.toolchains.providers import cache_root
 from tests.conftest import REGISTRY, unavailable
 
 VERSION = "1.24.11"
@@ -94,10 +94,10 @@ def test_unreachable_registry_is_a_registry_error_saying_how_to_start_one(tmp_pa
 
 def test_default_cache_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GOMATRIX_CACHE", str(tmp_path / "c"))
-    assert default_cache_dir() == tmp_path / "c"
+    assert cache_root() == tmp_path / "c"
     monkeypatch.delenv("GOMATRIX_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert default_cache_dir() == tmp_path / "x" / "gomatrix"
+    assert cache_root() == tmp_path / "x" / "gomatrix"
 
 
 # ---------------------------------------------------------------------------------------------- layers
@@ -170,7 +170,7 @@ def test_build_layer_rejects_bad_paths(tmp_path: Path) -> None:
 def busybox_amd64_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Debian's real busybox-static amd64 deb: from an existing gomatrix cache, else apt-get download."""
     cache = tmp_path_factory.mktemp("cache")
-    for known in (default_cache_dir(), Path("/var/cache/gomatrix-ci/cache")):
+    for known in (cache_root(), Path("/var/cache/gomatrix-ci/cache")):
         found = sorted((known / "debs").glob("busybox-static_*_amd64.deb"))
         if found:
             (cache / "debs").mkdir()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gomatrix.exact import ALLOCATES_THRESHOLD
+from gomatrix.core.values import ALLOCATES_THRESHOLD
 from tests.conftest import FIXTURE_CASES, ROOT, SEED_ARGS, invoke, load_cells, only_run_dir
 
 pytestmark = pytest.mark.docker

@@ -6,8 +6,8 @@ import json
 import uuid
 from pathlib import Path
 
-from gomatrix.nightly import CHANGES_EXIT_CODE
-from gomatrix.registry import RegistryClient
+from gomatrix.docker.registry import RegistryClient
+from gomatrix.run.nightly import CHANGES_EXIT_CODE
 from tests.conftest import REGISTRY, copy_image, invoke
 
 

@@ -75,7 +75,7 @@ def test_installed_wheel_runs_from_an_empty_directory(venv: Path, tmp_path: Path
     work = tmp_path / "empty"
     work.mkdir()
     script = venv / "bin" / "gomatrix"
-    where = _run([str(venv / "bin" / "python"), "-c", "import gomatrix.resources as r; print(r.schema_dir())"],
+    where = _run([str(venv / "bin" / "python"), "-c", "import gomatrix.core.resources as r; print(r.schema_dir())"],
                  cwd=work)
     assert where.returncode == 0 and where.stdout.startswith(str(venv)), where.stdout + where.stderr
 

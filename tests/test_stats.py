@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from gomatrix import stats
+from gomatrix.analysis import stats
 from gomatrix.analysis.document import build_report
 from gomatrix.analysis.markdown import render_markdown
-from gomatrix.cases import discover_cases
-from gomatrix.parse import parse_bench
-from gomatrix.stats import Comparison, bytes_equal, compare, mann_whitney_p
+from gomatrix.analysis.stats import Comparison, bytes_equal, compare, mann_whitney_p
+from gomatrix.plan.cases import discover_cases
+from gomatrix.results.parse import parse_bench
 from tests.recorded import ROOT, recorded_cell
 
 # benchstat's own output (golang.org/x/perf/cmd/benchstat built from source; see its README.md).
@@ -28,7 +28,7 @@ class BenchstatRow:
     """One comparison benchstat made: a row of its sec/op table, the new file against the old one."""
 
     id: str
-    before: list[float]  # ns/op, as gomatrix.parse reads the old file
+    before: list[float]  # ns/op, as gomatrix.results.parse reads the old file
     after: list[float]
     p: float  # Comparison.P at full precision (the .jsonl dump of benchstat's own tables)
     printed_delta: str  # what benchstat printed under "vs base": "~", "-3.55%", "0.00%"

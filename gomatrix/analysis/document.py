@@ -22,9 +22,10 @@ from gomatrix.analysis.evidence import (
     site_changes,
     under_load,
 )
-from gomatrix.analysis.values import column_id, to_json, version_key
-from gomatrix.cases import Case
-from gomatrix.stats import compare
+from gomatrix.analysis.stats import compare
+from gomatrix.core.kinds import FAILING_STATUSES
+from gomatrix.core.values import column_id, to_json, version_key
+from gomatrix.plan.cases import Case
 
 REPORT_SCHEMA_VERSION = 3
 
@@ -103,9 +104,6 @@ def environment(cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "runners": distinct(c["runner"] for c in cells),
         "gomatrix_version": __version__,
     }
-
-
-FAILING_STATUSES = ("failed", "timeout")  # the statuses that fail a run unless the case expects them
 
 
 def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, generated_at: str,

@@ -13,11 +13,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gomatrix.analysis.sites import Compiler, Measured, covered
-from gomatrix.analysis.values import column_id, in_version_range, snapped_allocs, version_key
-from gomatrix.cases import Claim
-from gomatrix.exact import ALLOCATES_THRESHOLD, allocs_equal
-from gomatrix.stats import bytes_equal
+from gomatrix.analysis.stats import bytes_equal
+from gomatrix.core.kinds import Status
+from gomatrix.core.values import (
+    ALLOCATES_THRESHOLD,
+    allocs_equal,
+    column_id,
+    in_version_range,
+    snapped_allocs,
+    version_key,
+)
+from gomatrix.plan.cases import Claim
+from gomatrix.results.sites import Compiler, Measured, covered
 
 
 class Evidence(enum.Enum):
@@ -243,7 +250,7 @@ def _clusters(columns: Iterable[int]) -> list[list[int]]:
 def case_sites(case_cells: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[Site, ...]:
     """The case's sites, each matched across every ok cell by its position (file, line, and the column of
     the expression's start, give or take one), not by the compiler's message."""
-    ok = [(col, cell) for col, cell in case_cells if cell["status"] == "ok"]
+    ok = [(col, cell) for col, cell in case_cells if cell["status"] == Status.OK]
     by_line: dict[tuple[str, int], list[tuple[str, Mapping[str, Any]]]] = {}
     for col, cell in ok:
         for site in cell.get("sites", []):
@@ -439,7 +446,7 @@ def judge_claim(claim: Claim, case: Mapping[str, Any], sites: Sequence[Site], co
     why: dict[str, Why | None] = {}
     for column in columns:
         cell = cells.get(column.id)
-        if cell is None or cell["status"] != "ok":
+        if cell is None or cell["status"] != Status.OK:
             results[column.id], why[column.id] = None, None
         elif claim.site is not None:
             results[column.id], why[column.id] = _site_claim(claim, sites, column.id, cell)

@@ -7,13 +7,15 @@ where the arches disagree) and the environment. Bulky tables follow in <details>
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
 
 from gomatrix.analysis.evidence import Agreement, ChangeKind, Evidence
-from gomatrix.analysis.values import (
+from gomatrix.core.kinds import Status
+from gomatrix.core.values import (
     describe_versions,
     fmt_allocs,
     fmt_bytes,
@@ -308,7 +310,7 @@ def disagreement_lines(report: Doc) -> list[str]:
 
 def _bench_cell(result: Doc | None, status: str) -> str:
     if result is None:
-        return status if status != "ok" else "–"
+        return _no_result(status)
     exact = result.get("exact_allocs_per_op")
     allocs = exact if exact is not None else result.get("allocs_per_op")
     ns_text = format_duration(result["ns_per_op"])
@@ -326,6 +328,11 @@ def _bench_cell(result: Doc | None, status: str) -> str:
     bytes_text = fmt_bytes(exact_bytes if exact_bytes is not None else result["bytes_per_op"])
     flag = " ⚠" if result.get("profile_adds_up") is False else ""
     return f"**{fmt_allocs(allocs)}** allocs{flag} · {bytes_text} · {ns_text}"
+
+
+def _no_result(status: str) -> str:
+    """A table cell without a result: the cell's status says why, or "–" when the cell ran fine."""
+    return status if status != Status.OK else "–"
 
 
 def _delta_text(delta_pct: float) -> str:
@@ -355,7 +362,7 @@ def _table(report: Doc, case: Doc, rows_of: Sequence[Doc], label: Callable[[Doc]
 def _site_cell(site: Doc, col: str, status: str) -> str:
     cell = site["cells"].get(col)
     if cell is None:
-        return status if status != "ok" else "–"
+        return _no_result(status)
     evidence = Evidence(cell["evidence"])
     said = {"heap": "heap", "stack": "stack", "none": "silent"}[cell["compiler"]]
     allocs = [m for m in cell["measured"] or [] if m["allocs_per_op"] >= 0.05]
@@ -383,61 +390,103 @@ def details(summary: str, body: list[str]) -> list[str]:
 def render_markdown(report: Doc, *, link_prefix: str = "") -> str:
     """The whole report; link_prefix goes before relative links (plots) when the markdown is placed
     elsewhere than the run directory (reports/latest.md)."""
+    sections = [
+        _title_and_tally(report),
+        _do_the_claims_hold(report),
+        _measured_on(report),
+        _since_previous(report),
+        _what_changed(report),
+        _where_the_compiler_misleads(report),
+        _claims_in_detail(report),
+        *(_case_section(report, case, link_prefix) for case in report["cases"]),
+        _cells(report),
+    ]
+    return "\n".join(line for section in sections for line in section)
+
+
+# Each section below is a list of lines that ends with the blank line separating it from the next;
+# a section with nothing to say is empty, so its heading does not stand alone.
+
+
+def _has_claims(report: Doc) -> bool:
+    return any(case["claims"] for case in report["cases"])
+
+
+def _title_and_tally(report: Doc) -> list[str]:
+    """The title, then how many cells ended how, over which Go versions and arches: what the run covers."""
     cells = report["cells"]
-    statuses: dict[str, int] = {}
-    for cell in cells:
-        statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
-    versions = _versions(report)
-    out = [f"# {md_text(report['title'])}", ""]
-    out.append(f"Generated {report['generated_at']} · {len(cells)} cells: "
-               + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-               + f" · Go {', '.join(versions)} · {', '.join(_arches(report))}")
-    out.append("")
-    claims = [claim for case in report["cases"] for claim in case["claims"]]
-    if claims:
-        out += ["## Do the claims still hold?", ""]
-        out += claim_sentences(report)
-        out += ["", claims_table(report), "",
-                "Judged by what was measured at the claim's line (every allocation profiled) and by exact "
-                "allocs/op; the compiler's `-m=2` words beside them.", ""]
-    out += ["**Measured on**", ""]
-    out += environment_text(report)
-    out.append("")
-    if report.get("since_previous"):
-        out += ["## Changes since the previous run", ""]
-        out += [f"- {md_text(item['text']) if item.get('kind') == 'legacy' else since_text(item)}"
-                for item in report["since_previous"]]
-        out.append("")
-    out += ["## What changed across versions", "",
+    statuses = Counter(str(cell["status"]) for cell in cells)
+    return [f"# {md_text(report['title'])}", "",
+            f"Generated {report['generated_at']} · {len(cells)} cells: "
+            + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+            + f" · Go {', '.join(_versions(report))} · {', '.join(_arches(report))}",
+            ""]
+
+
+def _do_the_claims_hold(report: Doc) -> list[str]:
+    """The first screen: a sentence per claim, then the claims by Go version."""
+    if not _has_claims(report):
+        return []
+    return ["## Do the claims still hold?", "",
+            *claim_sentences(report),
+            "", claims_table(report), "",
+            "Judged by what was measured at the claim's line (every allocation profiled) and by exact "
+            "allocs/op; the compiler's `-m=2` words beside them.", ""]
+
+
+def _measured_on(report: Doc) -> list[str]:
+    """The machine and settings, next to the verdicts so that ns/op is read with them in mind."""
+    return ["**Measured on**", "", *environment_text(report), ""]
+
+
+def _since_previous(report: Doc) -> list[str]:
+    """What differs from the previous run; absent when the report was built without one to compare."""
+    if not report.get("since_previous"):
+        return []
+    return ["## Changes since the previous run", "",
+            *(f"- {md_text(item['text']) if item.get('kind') == 'legacy' else since_text(item)}"
+              for item in report["since_previous"]),
+            ""]
+
+
+def _what_changed(report: Doc) -> list[str]:
+    """Changes across Go versions within this run, led by the measurement rather than by `-m`."""
+    return ["## What changed across versions", "",
             "Driven by what was measured at each site; a change in the compiler's words alone is reported as "
-            "such.", ""]
-    out += change_lines(report)
-    out.append("")
-    out += ["## Where the compiler's words mislead", "",
+            "such.", "",
+            *change_lines(report), ""]
+
+
+def _where_the_compiler_misleads(report: Doc) -> list[str]:
+    """Sites where `-m` and the measurement disagree, so that a reader trusting `-m` is warned."""
+    return ["## Where the compiler's words mislead", "",
             "Sites where `-gcflags=-m=2` and the allocations measured at that line disagree. Trust the "
-            "measurement.", ""]
-    out += disagreement_lines(report)
-    out.append("")
-    if claims:
-        out += ["## Claims in detail", ""]
-        out += claim_sentences(report, full=True)
-        out.append("")
-    for case in report["cases"]:
-        out += _case_section(report, case, link_prefix)
+            "measurement.", "",
+            *disagreement_lines(report), ""]
+
+
+def _claims_in_detail(report: Doc) -> list[str]:
+    """Every claim with its text and its why, including those the first screen folds into one line."""
+    if not _has_claims(report):
+        return []
+    return ["## Claims in detail", "", *claim_sentences(report, full=True), ""]
+
+
+def _cells(report: Doc) -> list[str]:
+    """The cells that did not end ok, each with its reason in view, then every cell folded away."""
+    cells = report["cells"]
+    not_ok = [c for c in cells if c["status"] != Status.OK]
+    out = ["## Cells", ""]
+    if not_ok:
+        out += [f"- **{md_code(c['key'])}** {c['status']}"
+                + (f" (as its case expects: {md_text(c['expected_failure'])})" if c.get("expected_failure") else "")
+                + f": {md_text(c['reason'][:300])}" for c in not_ok] + [""]
     rows = [[md_code(c["key"]), c["status"], md_text(c["go_version"] or "–"), c["arch"],
              c["runner"] + (" (emulated)" if c["emulated"] else "") + (" (cached)" if c.get("cached") else ""),
              md_text(c["image"] or "–"), f"{c['total_s']:.1f}", md_text(c["reason"][:300])]
             for c in cells]
     headers = ["cell", "status", "Go", "arch", "runner", "image or toolchain", "seconds", "reason"]
-    table = [tabulate(rows, headers=headers, tablefmt="github")]
-    not_ok = [c for c in cells if c["status"] != "ok"]
-    out += ["## Cells", ""]
-    if not_ok:
-        out += [f"- **{md_code(c['key'])}** {c['status']}"
-                + (f" (as its case expects: {md_text(c['expected_failure'])})" if c.get("expected_failure") else "")
-                + f": {md_text(c['reason'][:300])}" for c in not_ok] + [""]
-    out += details(f"All {len(cells)} cells", table)
-    return "\n".join(out)
+    return out + details(f"All {len(cells)} cells", [tabulate(rows, headers=headers, tablefmt="github")])
 
 
 def _case_section(report: Doc, case: Doc, link_prefix: str) -> list[str]:
@@ -486,7 +535,7 @@ _SINCE_TEXTS = {
 
 
 def since_text(item: Doc) -> str:
-    """One "changes since the previous run" entry (gomatrix.history.SinceChange as JSON) in words."""
+    """One "changes since the previous run" entry (gomatrix.analysis.history.SinceChange as JSON) in words."""
     kind = item["kind"]
     subject = item.get("subject", "")
     columns = ", ".join(md_text(c) for c in item.get("columns", []))

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from gomatrix.cases import discover_cases  # noqa: E402
-from gomatrix.exact import write_generated  # noqa: E402
+from gomatrix.plan.cases import discover_cases  # noqa: E402
+from gomatrix.results.exact import write_generated  # noqa: E402
 
 
 def main(goroot: Path, names: list[str]) -> None:

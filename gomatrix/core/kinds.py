@@ -1,0 +1,56 @@
+"""The closed sets of values the tool passes around, as enums. They are StrEnums: a member is its
+JSON and YAML value ("ok", "cross"), so cell files, reports and matrix.yaml read and write them as
+before, and nothing compares bare strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """How a cell ended."""
+
+    OK = "ok"
+    FAILED = "failed"  # the case does not compile, a benchmark failed, or the sandbox stopped it
+    SKIPPED = "skipped"  # nothing to run it with here (no image, toolchain or emulation); the reason says why
+    TIMEOUT = "timeout"
+
+
+# The statuses that fail a run unless the case expects them (case.yaml expected_failures).
+FAILING_STATUSES = (Status.FAILED, Status.TIMEOUT)
+
+
+class Strategy(StrEnum):
+    """How a cell's arch is run on this machine."""
+
+    NATIVE = "native"
+    CROSS = "cross"  # the native toolchain compiles; QEMU runs only the test binary
+    FULL = "full"  # the arch's own toolchain runs under QEMU
+
+
+class RunnerChoice(StrEnum):
+    """matrix.yaml's runner; a runner's own name is DOCKER or HOST."""
+
+    AUTO = "auto"
+    DOCKER = "docker"
+    HOST = "host"
+
+
+class Emulation(StrEnum):
+    """matrix.yaml's emulation: how a foreign arch runs (AUTO picks CROSS)."""
+
+    AUTO = "auto"
+    FULL = "full"
+    CROSS = "cross"
+
+
+class Isolation(StrEnum):
+    """matrix.yaml's isolation for the Docker runner: one container per image and platform, or per cell."""
+
+    GROUP = "group"
+    CELL = "cell"
+
+
+class Arch(StrEnum):
+    AMD64 = "amd64"
+    ARM64 = "arm64"

@@ -1,0 +1,240 @@
+"""Cell JSON: built from a cell's outcome and raw outputs, validated before it is written, and on read."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from gomatrix.core.errors import CellFileError
+from gomatrix.core.files import read_or_empty, write_json_atomic
+from gomatrix.core.kinds import Status
+from gomatrix.core.schemas import validate
+from gomatrix.core.values import to_json
+from gomatrix.docker.engine import ImageInfo
+from gomatrix.plan.cells import Cell
+from gomatrix.plan.config import BenchSettings
+from gomatrix.results.exact import case_functions, linked_ranges, parse_exact
+from gomatrix.results.parse import inlined_calls, parse_bench, parse_escapes, summarize
+from gomatrix.results.profile import Accounting, account, parse_sites
+from gomatrix.results.sites import cell_sites, covered, fold_inlined
+from gomatrix.runners.base import CellOutcome
+
+SCHEMA_VERSION = 3
+RAW_FILES = {
+    "go_version": "go-version.txt",
+    "build_go_version": "build-go-version.txt",  # docker cross: the compiling image's go version
+    "go_env": "go-env.txt",
+    "prepare": "prepare.txt",
+    "escape": "escape.txt",
+    "bench": "bench.txt",
+    "exact": "exact.txt",
+    "exact_compile": "exact-compile.txt",  # the compiler rejected the generated exact-count files
+    "sites": "sites.txt",  # the allocation profile per benchmark and line
+    "steps": "steps.tsv",
+    "driver_log": "driver.log",
+}
+
+
+def _steps(text: str) -> list[dict[str, Any]]:
+    steps = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4:
+            continue
+        try:
+            start, end = float(parts[2]), float(parts[3])
+            steps.append({"name": parts[0], "exit_code": int(parts[1]), "seconds": round(max(0.0, end - start), 3),
+                          "start": start, "end": end})
+        except ValueError:
+            continue
+    return steps
+
+
+def boot_id() -> str | None:
+    """The kernel's boot id: cells with the same one timed their steps on one clock (/proc/uptime)."""
+    return read_or_empty(Path("/proc/sys/kernel/random/boot_id")).strip() or None
+
+
+def _profile_doc(accounting: Accounting | None, error: str | None) -> dict[str, Any] | None:
+    if accounting is None:
+        return None if error is None else {
+            "iterations": 0, "lines": [], "elsewhere": [], "tiny_unprofiled_per_op": 0.0, "tiny_placed": False,
+            "adds_up": None, "note": None, "error": error}
+    return {**to_json(accounting), "error": None}
+
+
+def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_dir: Path,
+               run_dir: Path, *, jobs: int | None = None) -> dict[str, Any]:
+    """The cell document; benchmarks and escapes are parsed from the raw outputs that exist."""
+    version_line = read_or_empty(raw_dir / "go-version.txt").strip() or None
+    env = read_or_empty(raw_dir / "go-env.txt").split()
+    goarch = env[1] if len(env) >= 2 and env[1] in ("amd64", "arm64") else cell.arch
+    goversion = env[2] if len(env) >= 3 and env[2].startswith("go") else None
+    status, reason = outcome.status, outcome.reason
+    if status == Status.OK and goarch != cell.arch:
+        status, reason = Status.FAILED, f"planned {cell.arch} but the toolchain reported GOARCH={goarch}"
+    escape_text = read_or_empty(raw_dir / "escape.txt")
+    escape_sites = parse_escapes(escape_text, cell.case.go_files)
+    escapes = [
+        {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
+         "verdict": s.verdict, "reason": s.reason}
+        for s in escape_sites
+    ]
+    exact = parse_exact(read_or_empty(raw_dir / "exact.txt"))
+    profiles, profile_errors = parse_sites(read_or_empty(raw_dir / "sites.txt"))
+    sources = {name: read_or_empty(cell.case.path / name) for name in cell.case.go_files}
+    funcs = case_functions(sources)
+    benchmarks = []
+    accounts: dict[str, Accounting] = {}
+    lines_run: set[tuple[str, int]] = set()
+    bench_output = parse_bench(read_or_empty(raw_dir / "bench.txt"))
+    for summary in summarize(bench_output.samples):
+        count = exact.get(summary.name)
+        linked = linked_ranges(summary.name, funcs) or None
+        lines_run |= covered(linked or [])
+        profile = profiles.get(summary.name)
+        if profile is not None:
+            accounts[summary.name] = account(profile, count.allocs_per_op if count is not None else None)
+        benchmarks.append({
+            "name": summary.name,
+            "procs": summary.procs,
+            "allocs_per_op": summary.allocs_per_op,
+            "bytes_per_op": summary.bytes_per_op,
+            "ns_per_op": summary.ns_per_op,
+            "samples": [
+                {"iterations": s.iterations, "ns_per_op": s.ns_per_op, "bytes_per_op": s.bytes_per_op,
+                 "allocs_per_op": s.allocs_per_op}
+                for s in summary.samples
+            ],
+            "exact": None if count is None else {
+                "iterations": count.iterations, "allocs": count.allocs, "bytes": count.bytes, "ns": count.ns,
+                "allocs_per_op": count.allocs_per_op, "bytes_per_op": count.bytes_per_op},
+            "linked": linked,
+            "profile": _profile_doc(accounts.get(summary.name), profile_errors.get(summary.name)),
+        })
+    folded, inlined_bodies = fold_inlined(escape_sites, inlined_calls(escape_text, cell.case.go_files), funcs)
+    sites = to_json(cell_sites(folded, accounts, sources, lines_run, inlined_bodies))
+    raw = {
+        key: str((raw_dir / name).relative_to(run_dir))
+        for key, name in RAW_FILES.items()
+        if (raw_dir / name).exists()
+    }
+    image = _image_doc(outcome.image)
+    toolchain = None
+    if outcome.toolchain is not None:
+        toolchain = {"version": outcome.toolchain.version, "source": outcome.toolchain.source,
+                     "sha256": outcome.toolchain.sha256}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "key": cell.key,
+        "case": cell.case.name,
+        "planned": {"version": cell.version, "arch": cell.arch},
+        "go_version": goversion,
+        "go_version_line": version_line,
+        "arch": goarch,
+        "runner": outcome.runner,
+        "emulated": outcome.emulated,
+        "strategy": outcome.strategy,
+        "image": image,
+        "build_image": _image_doc(outcome.build_image),
+        "toolchain": toolchain,
+        "status": status,
+        "reason": reason,
+        "settings": {"benchtime": settings.benchtime, "count": settings.count, "jobs": jobs,
+                     "cores": os.cpu_count(), "cpu": bench_output.config.get("cpu")},
+        "benchmarks": benchmarks,
+        "escapes": escapes,
+        "sites": sites,
+        "timings": {"total_s": outcome.total_s, "started_at": outcome.started_at, "clock": boot_id(),
+                    "steps": _steps(read_or_empty(raw_dir / "steps.tsv"))},
+        "raw": raw,
+        "cache": {"key": None, "hit": False},
+    }
+
+
+def _image_doc(image: ImageInfo | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    return {"ref": image.ref, "id": image.id, "digest": image.digest, "architecture": image.architecture}
+
+
+def write_benchstat(doc: dict[str, Any], raw_dir: Path, run_dir: Path) -> None:
+    """raw/<cell>/benchstat.txt: the benchmark output with the cell's configuration lines, ready for
+    `benchstat old=... new=...`; allocs/op is declared exact, as benchstat should compare it."""
+    bench = raw_dir / "bench.txt"
+    if not bench.exists():
+        return
+    header = [
+        f"gomatrix-cell: {doc['key']}",
+        f"go: {doc['go_version'] or 'unknown'}",
+        f"runner: {doc['runner']}",
+        f"strategy: {doc['strategy']}",
+        f"emulated: {str(doc['emulated']).lower()}",
+        "Unit allocs/op assume=exact",
+        "",
+    ]
+    target = raw_dir / "benchstat.txt"
+    target.write_text("\n".join(header) + bench.read_text(encoding="utf-8", errors="replace"), encoding="utf-8")
+    doc["raw"]["benchstat"] = str(target.relative_to(run_dir))
+
+
+def write_cell(doc: dict[str, Any], path: Path) -> None:
+    validate(doc, "cell", where=str(path), error_cls=CellFileError,
+             fix="This is a bug in gomatrix: the cell it built does not match its schema.")
+    write_json_atomic(doc, path)
+
+
+def read_cell(path: Path) -> dict[str, Any]:
+    """Load and validate a cell file; errors name the file and the failing JSON path."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CellFileError(f"cannot read it: {exc.strerror}", where=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise CellFileError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                            where=str(path), fix="Delete the file and rerun its cell.") from None
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    schema = "cell" if version == SCHEMA_VERSION or version not in OLD_SCHEMAS else OLD_SCHEMAS[version]
+    validate(doc, schema, where=str(path), error_cls=CellFileError,
+             fix="Delete or restore the file and rerun its cell; the other cells are untouched.")
+    if not isinstance(doc, dict):  # the schema requires an object; this narrows the type
+        raise CellFileError("not a JSON object", where=str(path))
+    return migrate_cell(doc)
+
+
+# Older cell schemas that are still read (schemas/cell.v<N>.schema.json), migrated on read.
+OLD_SCHEMAS = {1: "cell.v1", 2: "cell.v2"}
+
+
+def _v2_parameter(escape: dict[str, Any]) -> bool:
+    """A version 2 escape entry about a parameter ("b does not escape"): a plain name the compiler keeps
+    on the stack, other than the builtins it reports calls of by name (append, make, new)."""
+    subject = escape["subject"]
+    return subject.isidentifier() and escape["verdict"] == "stack" and subject not in ("append", "make", "new")
+
+
+def migrate_cell(doc: dict[str, Any]) -> dict[str, Any]:
+    """An older cell document in the current schema (docs/SCHEMAS.md describes each step).
+
+    1 -> 2: each benchmark gains exact (the exact totals), linked (its source ranges) and check (verdict
+    against measurement); a version 1 file recorded none of them, so all three are null. The cell gains
+    build_image (docker cross: the image that compiled it), null: version 1 compiled in the cell's image.
+    2 -> 3: each benchmark gains profile (null: nothing was profiled) and loses check (the compiler's
+    verdicts against the benchmark's allocations, which read silence as stack); the cell gains sites from
+    its escapes (parameters left out; the subject stands for the source text; nothing measured).
+    """
+    if doc["schema_version"] == 1:
+        doc = {**doc, "schema_version": 2, "build_image": None,
+               "benchmarks": [{**b, "exact": None, "linked": None, "check": None} for b in doc["benchmarks"]]}
+    if doc["schema_version"] == 2:
+        lines_run = set().union(*(covered(b["linked"] or []) for b in doc["benchmarks"]))
+        doc = {**doc, "schema_version": 3,
+               "benchmarks": [{**{k: v for k, v in b.items() if k != "check"}, "profile": None}
+                              for b in doc["benchmarks"]],
+               "sites": [{"file": e["file"], "line": e["line"], "column": e["col"] or 1, "source": e["subject"],
+                          "compiler": e["verdict"], "message": e["message"], "reason": e["reason"],
+                          "covered": (e["file"], e["line"]) in lines_run, "inlined": False, "measured": []}
+                         for e in doc["escapes"] if not _v2_parameter(e)]}
+    return doc

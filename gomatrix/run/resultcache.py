@@ -1,0 +1,109 @@
+"""Incremental result cache: a cell whose inputs did not change is reused instead of run.
+
+The key covers everything that decides a cell's result: what the runner says (image id or
+toolchain hash, strategy, limits), the arch, the case's files, the benchmark settings, the
+driver and the generator of the exact-count test files. Only results that a rerun would reproduce
+are stored: ok cells and compile failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from gomatrix.core.kinds import Status, Strategy
+from gomatrix.core.resources import driver_script
+from gomatrix.docker.engine import ImageInfo
+from gomatrix.plan.cells import Cell
+from gomatrix.plan.config import BenchSettings
+from gomatrix.results.exact import GENERATOR_VERSION
+from gomatrix.runners.base import CellOutcome
+from gomatrix.toolchains.providers import Toolchain
+
+CACHE_FORMAT = "1"
+
+
+def case_digest(case_path: Path) -> str:
+    """sha256 over the case's files (names and contents); case.yaml does not change a result."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in case_path.rglob("*") if p.is_file() and p.name != "case.yaml"):
+        digest.update(str(path.relative_to(case_path)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def cell_cache_key(cell: Cell, runner_inputs: dict[str, str], bench: BenchSettings) -> str:
+    inputs = {
+        "format": CACHE_FORMAT,
+        "runner": runner_inputs,
+        "arch": cell.arch,
+        "case": case_digest(cell.case.path),
+        "benchtime": bench.benchtime,
+        "count": bench.count,
+        "driver": hashlib.sha256(driver_script()).hexdigest(),
+        "exact_generator": GENERATOR_VERSION,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def cacheable(outcome: CellOutcome) -> bool:
+    """Only results a rerun reproduces: ok cells, and cases that do not compile on that version."""
+    return outcome.status == Status.OK or (outcome.status == Status.FAILED and outcome.compile_failure)
+
+
+class ResultCache:
+    """cache_root/results/<key[:2]>/<key>/{outcome.json, raw/}; entries are written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _entry(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def load(self, key: str, raw_dir: Path) -> CellOutcome | None:
+        """The stored outcome (its raw files copied into raw_dir), or None."""
+        entry = self._entry(key)
+        try:
+            data = json.loads((entry / "outcome.json").read_text(encoding="utf-8"))
+            outcome = _outcome_from_json(data)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        shutil.copytree(entry / "raw", raw_dir, dirs_exist_ok=True)
+        return outcome
+
+    def store(self, key: str, outcome: CellOutcome, raw_dir: Path) -> None:
+        entry = self._entry(key)
+        if entry.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key[:8]}-", dir=entry.parent))
+        shutil.copytree(raw_dir, staging / "raw")
+        (staging / "outcome.json").write_text(json.dumps(_outcome_to_json(outcome), indent=1), encoding="utf-8")
+        try:
+            staging.rename(entry)
+        except OSError:  # a parallel run stored it first: theirs is as good
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _outcome_to_json(outcome: CellOutcome) -> dict[str, Any]:
+    data = asdict(outcome)
+    if outcome.toolchain is not None:
+        data["toolchain"]["goroot"] = str(outcome.toolchain.goroot)
+    return data
+
+
+def _outcome_from_json(data: dict[str, Any]) -> CellOutcome:
+    image = ImageInfo(**data["image"]) if data.get("image") else None
+    build_image = ImageInfo(**data["build_image"]) if data.get("build_image") else None
+    toolchain = None
+    if data.get("toolchain"):
+        raw = dict(data["toolchain"])
+        raw["goroot"] = Path(raw["goroot"])
+        toolchain = Toolchain(**raw)
+    return CellOutcome(**{**data, "image": image, "build_image": build_image, "toolchain": toolchain,
+                          "status": Status(data["status"]), "strategy": Strategy(data.get("strategy", "native"))})

@@ -1,0 +1,130 @@
+"""Running returns values: every cell ends with a status and a reason, whatever happens inside.
+
+A runner prepares what its cells need (images, toolchains), then runs one cell at a time with the
+shared in-cell driver (driver.sh) and leaves the driver's raw outputs in the cell's raw directory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from gomatrix.core.files import read_or_empty
+from gomatrix.core.kinds import RunnerChoice, Status, Strategy
+from gomatrix.core.text import tail
+from gomatrix.docker.engine import (
+    SANDBOX_UID,
+    ImageInfo,
+)
+from gomatrix.plan.cells import Cell
+from gomatrix.results.parse import compiler_errors
+from gomatrix.toolchains.providers import Toolchain
+
+# Exit codes of driver.sh
+DRIVER_TOOLCHAIN = 10
+DRIVER_COMPILE = 20
+DRIVER_BENCH = 30
+DRIVER_TIMEOUT = 40
+COMPILE_FAILURE = "the case does not compile"
+
+IN_CONTAINER_ROOT = "/tmp/gomatrix"
+CACHE_MOUNT = "/gomatrix-cache"
+# GOCACHE inside the volume: a directory of the sandbox user (volumes of root-run versions kept
+# their root-owned go-build/ beside it).
+SANDBOX_GOCACHE = f"{CACHE_MOUNT}/uid{SANDBOX_UID}/go-build"
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why cells cannot run here (no image, toolchain or emulation for them): the status they end with
+    (skipped, or failed when something broke) and the reason, which names the fix."""
+
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the driver says a cell ended: status, reason, and whether the case does not compile (a finding
+    a rerun reproduces, so the result cache keeps it)."""
+
+    status: Status
+    reason: str = ""
+    compile_failure: bool = False
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    status: Status
+    reason: str
+    runner: RunnerChoice
+    emulated: bool
+    image: ImageInfo | None
+    total_s: float
+    started_at: str
+    toolchain: Toolchain | None = None  # host runner: where the Go toolchain came from
+    strategy: Strategy = Strategy.NATIVE
+    build_image: ImageInfo | None = None  # docker cross: the native image that compiled the test binary
+    compile_failure: bool = False  # see Ending
+
+
+class Runner(Protocol):
+    name: RunnerChoice  # DOCKER or HOST
+
+    def prepare(self, cells: list[Cell]) -> None:
+        """Get what the cells need (images, toolchains) before any runs."""
+
+    def strategy(self, cell: Cell) -> Strategy:
+        """How the cell's arch is run: native, cross (native compiler, QEMU runs the test binary) or
+        full (the arch's own toolchain under QEMU)."""
+
+    def group_key(self, cell: Cell) -> str:
+        """Cells with the same key may run in one execution (one container)."""
+
+    def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
+        """What, besides the case and the settings, decides the cell's result; None: do not cache."""
+
+    def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
+        """Run cells (one group); raw outputs go to raw_dirs. Never raises for a problem of a cell."""
+
+    def abort(self) -> None:
+        """Stop every running cell now (the run is interrupted); run_group calls then return soon."""
+
+
+def read_exit(raw_dir: Path) -> int | None:
+    """driver.sh's exit code for the cell (ROOT/out/exit), None if it never finished."""
+    try:
+        return int((raw_dir / "exit").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str) -> Ending:
+    """How the cell ended, from driver.sh's exit code and what it left in raw_dir."""
+    if exit_code == 0:
+        return Ending(Status.OK)
+    if exit_code == DRIVER_COMPILE:
+        errors = compiler_errors(read_or_empty(raw_dir / "escape.txt"), cell.case.go_files) or tail(
+            read_or_empty(raw_dir / "prepare.txt"))
+        return Ending(Status.FAILED, f"{COMPILE_FAILURE} with {label}: {errors}", compile_failure=True)
+    if exit_code == DRIVER_TIMEOUT:
+        limit = read_or_empty(raw_dir / "timed-out").strip() or "?"
+        return Ending(Status.TIMEOUT, f"the cell ran longer than {limit} s and was killed")
+    if (raw_dir / "oom").exists():
+        return Ending(Status.FAILED, f"out of memory: a process of the cell hit the memory limit and was killed "
+                                     f"(with {label}): {tail(read_or_empty(raw_dir / 'bench.txt'), 3)}")
+    if exit_code == DRIVER_BENCH:
+        return Ending(Status.FAILED,
+                      f"the benchmarks failed with {label}: {tail(read_or_empty(raw_dir / 'bench.txt'))}")
+    if exit_code == DRIVER_TOOLCHAIN:
+        return Ending(Status.FAILED,
+                      f"no usable go toolchain in {label}: {tail(read_or_empty(raw_dir / 'go-version.txt'))}")
+    return Ending(Status.FAILED, f"the driver exited with {exit_code}")
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+

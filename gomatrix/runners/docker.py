@@ -1,0 +1,291 @@
+"""The Docker runner: cells in containers of each Go version's image (the engine owns the SDK)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gomatrix.core.errors import ImageError
+from gomatrix.core.files import read_or_empty
+from gomatrix.core.kinds import Emulation, Isolation, RunnerChoice, Status, Strategy
+from gomatrix.core.platform import emulation_problem
+from gomatrix.core.resources import driver_script
+from gomatrix.core.text import tail
+from gomatrix.docker.engine import (
+    CREATOR_LABEL,
+    OWNER_LABEL,
+    RUN_LABEL,
+    SANDBOX_UID,
+    ContainerResult,
+    ContainerSpec,
+    DockerEngine,
+    ImageInfo,
+    ImageNotAvailable,
+    tar_directories,
+)
+from gomatrix.plan.cells import Cell
+from gomatrix.plan.config import MatrixConfig
+from gomatrix.results.exact import generated_for_case
+from gomatrix.runners.base import (
+    CACHE_MOUNT,
+    IN_CONTAINER_ROOT,
+    SANDBOX_GOCACHE,
+    CellOutcome,
+    Ending,
+    Unavailable,
+    interpret_driver_exit,
+    read_exit,
+    utc_now,
+)
+
+
+class DockerRunner:
+    """Runs cells in containers of the Go version's image: by default one container per
+    (image, platform) runs all its cells (isolation "group"), or one per cell (isolation "cell")."""
+
+    name = RunnerChoice.DOCKER
+
+    def __init__(self, engine: DockerEngine, config: MatrixConfig, run_label: str,
+                 log: Callable[[str], None] = print) -> None:
+        self._engine = engine
+        self._log = log
+        self._config = config
+        self._run_label = run_label
+        self._native = engine.architecture()
+        self._images: dict[tuple[str, str], ImageInfo | Unavailable] = {}
+        self._emulation: dict[str, Unavailable] = {}  # by arch: QEMU cannot run it here
+
+    def strategy(self, cell: Cell) -> Strategy:
+        if cell.arch == self._native:
+            return Strategy.NATIVE
+        return Strategy.FULL if self._config.emulation == Emulation.FULL else Strategy.CROSS
+
+    def _image_arches(self, cell: Cell) -> tuple[str, ...]:
+        """cross: built in the native image, run in the arch's own image; else only the arch's image."""
+        return (self._native, cell.arch) if self.strategy(cell) == Strategy.CROSS else (cell.arch,)
+
+    def prepare(self, cells: list[Cell]) -> None:
+        for ref, arch in sorted({(c.image_ref, arch) for c in cells for arch in self._image_arches(c)}):
+            self._log(f"pulling {ref} for linux/{arch}")
+            try:
+                self._images[(ref, arch)] = self._engine.pull(ref, f"linux/{arch}")
+            except ImageNotAvailable as exc:
+                self._images[(ref, arch)] = Unavailable(Status.SKIPPED, exc.what)
+                self._log(f"  not available: {exc.what}")
+            except ImageError as exc:
+                self._images[(ref, arch)] = Unavailable(Status.FAILED, exc.what)
+        for arch in sorted({c.arch for c in cells}):
+            problem = emulation_problem(arch, self._native) if self._engine.is_local() else None
+            if problem:
+                self._log(f"linux/{arch} cells will be skipped: {problem}")
+                self._emulation[arch] = Unavailable(Status.SKIPPED, problem)
+
+    def _image_of(self, cell: Cell, arch: str) -> ImageInfo | Unavailable:
+        blocked = self._emulation.get(cell.arch)
+        if blocked is not None:
+            return blocked
+        image = self._images.get((cell.image_ref, arch), Unavailable(Status.FAILED, "image was not prepared"))
+        if isinstance(image, ImageInfo) and image.architecture != arch:
+            return Unavailable(Status.SKIPPED,
+                               f"{image.ref} has no linux/{arch} image (the registry served {image.architecture})")
+        return image
+
+    def _image(self, cell: Cell) -> ImageInfo | Unavailable:
+        """The image the cell's benchmarks run in: always the arch's own."""
+        return self._image_of(cell, cell.arch)
+
+    def _build_image(self, cell: Cell) -> ImageInfo | Unavailable | None:
+        """cross: the native image that compiles the cell; None for the other strategies."""
+        return self._image_of(cell, self._native) if self.strategy(cell) == Strategy.CROSS else None
+
+    def abort(self) -> None:
+        """Remove this run's containers (running ones are killed): their run_group calls return."""
+        for container in self._engine.labelled(f"{RUN_LABEL}={self._run_label}"):
+            self._engine.remove_container(container.id)
+
+    def group_key(self, cell: Cell) -> str:
+        if self._config.isolation == Isolation.CELL:
+            return cell.key
+        return f"{cell.image_ref} linux/{cell.arch} {self.strategy(cell)}"
+
+    def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
+        image, build = self._image(cell), self._build_image(cell)
+        if not isinstance(image, ImageInfo) or isinstance(build, Unavailable):
+            return None
+        inputs = {"runner": self.name, "image_id": image.id, "strategy": self.strategy(cell),
+                  "memory": self._config.limits.memory, "pids": str(self._config.limits.pids)}
+        if build is not None:
+            inputs["build_image_id"] = build.id
+        return inputs
+
+    def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
+        started, start = utc_now(), time.monotonic()
+
+        def outcome(cell: Cell, ending: Ending, image: ImageInfo | None, total: float) -> CellOutcome:
+            build = self._build_image(cell)
+            return CellOutcome(status=ending.status, reason=ending.reason, runner=self.name,
+                               emulated=cell.arch != self._native, image=image,
+                               total_s=round(total, 3), started_at=started, strategy=self.strategy(cell),
+                               build_image=build if isinstance(build, ImageInfo) else None,
+                               compile_failure=ending.compile_failure)
+
+        results: dict[int, CellOutcome] = {}
+        items: list[tuple[int, Cell, Path]] = []
+        run_image: ImageInfo | None = None
+        build_image: ImageInfo | None = None
+        for index, (cell, raw_dir) in enumerate(zip(cells, raw_dirs, strict=True)):
+            prepared, build = self._image(cell), self._build_image(cell)
+            if isinstance(prepared, Unavailable):
+                results[index] = outcome(cell, Ending(prepared.status, prepared.reason), None, 0.0)
+            elif isinstance(build, Unavailable):
+                results[index] = outcome(cell, Ending(build.status, f"cannot cross-compile: {build.reason}"), prepared,
+                                         0.0)
+            else:  # one group: every cell has the same images
+                run_image, build_image = prepared, build
+                items.append((index, cell, raw_dir))
+        if run_image is not None and build_image is not None:
+            results.update(self._run_cross(build_image, run_image, items, outcome, start))
+        elif run_image is not None:
+            results.update(self._run_phase(run_image, items, "all", {}, outcome, start))
+        return [results[i] for i in range(len(cells))]
+
+    def _run_cross(self, build_image: ImageInfo, run_image: ImageInfo, items: list[tuple[int, Cell, Path]],
+                   outcome: Callable[[Cell, Ending, ImageInfo | None, float], CellOutcome],
+                   start: float) -> dict[int, CellOutcome]:
+        """cross: the native image compiles the test binaries (fast), the arch's own image runs them under
+        QEMU and reports its go version and go env; the cell's image is the one that ran its benchmarks."""
+        built: dict[str, bytes] = {}
+        results = self._run_phase(build_image, items, "build", built, outcome, start)
+        ready = [item for item in items if item[1].key in built]
+        if ready:  # none when every cell failed to compile
+            results.update(self._run_phase(run_image, ready, "run", built, outcome, start))
+        return results
+
+    def _run_phase(self, image: ImageInfo, items: list[tuple[int, Cell, Path]], phase: str,
+                   built: dict[str, bytes], outcome: Callable[[Cell, Ending, ImageInfo | None, float], CellOutcome],
+                   start: float) -> dict[int, CellOutcome]:
+        """One container runs driver.sh for the items in one phase (all, build or run).
+
+        build fills `built` with each compiled cell's files for the run phase (the test binary, and the
+        marker that it holds the exact-count test) and returns outcomes only for cells that ended there."""
+        volumes: dict[str, str] = {}
+        # The cell runs as the sandbox user: HOME and every cell root are its scratch area.
+        environment = {"HOME": f"{IN_CONTAINER_ROOT}/home", "GOMATRIX_CELL_TIMEOUT": str(self._config.timeout)}
+        more_puts: list[tuple[str, bytes]] = []
+        scratch_dirs: tuple[str, ...] = ()
+        if self._config.build_cache:
+            volume = f"gomatrix-gocache-{image.id.split(':')[-1][:16]}"
+            # Shared by every run on purpose (no run label): `invoke clean --volumes` removes them.
+            self._engine.ensure_volume(volume, {"io.gomatrix.cache": "gocache", "io.gomatrix.image": image.ref,
+                                                CREATOR_LABEL: self._run_label})
+            volumes[volume] = CACHE_MOUNT
+            environment["GOCACHE"] = SANDBOX_GOCACHE
+            more_puts.append((CACHE_MOUNT, tar_directories({}, writable_dirs=(f"uid{SANDBOX_UID}",))))
+        else:
+            # No volume: the container's cells share one GOCACHE in its scratch area (gone with it).
+            environment["GOCACHE"] = f"{IN_CONTAINER_ROOT}/gocache"
+            scratch_dirs = ("gomatrix/gocache",)
+        extra: dict[str, bytes] = {"gomatrix/driver.sh": driver_script()}
+        roots = []
+        for _index, cell, _raw in items:
+            settings = [f"GOMATRIX_BENCHTIME={self._config.bench.benchtime}",
+                        f"GOMATRIX_COUNT={self._config.bench.count}", f"GOMATRIX_PHASE={phase}"]
+            if phase == "build":
+                settings.append(f"GOMATRIX_GOARCH={cell.arch}")
+            extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
+            if phase == "run":
+                extra[f"gomatrix/cells/{cell.key}/case.test"] = built[cell.key]
+                if f"{cell.key}/exact-built" in built:
+                    extra[f"gomatrix/cells/{cell.key}/exact-built"] = b""
+            else:
+                for name, source in generated_for_case(cell.case.path, cell.case.go_files).items():
+                    extra[f"gomatrix/cells/{cell.key}/exact/{name}"] = source.encode()
+            roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
+        archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
+                                  extra, writable_dirs=("gomatrix/home", *scratch_dirs,
+                                                        *(f"gomatrix/cells/{c.key}" for _i, c, _r in items)))
+        # The driver kills each cell at config.timeout; the container's limit is only a backstop.
+        timeout = self._config.timeout * len(items) + 60
+        spec = ContainerSpec(
+            image_id=image.id,
+            command=("sh", f"{IN_CONTAINER_ROOT}/driver.sh", *roots),
+            environment=environment,
+            labels={RUN_LABEL: self._run_label, OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}",
+                    "io.gomatrix.cells": ",".join(cell.key for _i, cell, _r in items)[:1000],
+                    "io.gomatrix.phase": phase},
+            memory=self._config.limits.memory,
+            pids=self._config.limits.pids,
+            cpus=self._config.limits.cpus,
+            volumes=volumes,
+        )
+        staging = Path(tempfile.mkdtemp(prefix="gomatrix-out-"))
+        try:
+            try:
+                result = self._engine.run(spec, put=archive, put_into="/tmp", get=f"{IN_CONTAINER_ROOT}/cells",
+                                          get_into=staging, timeout=timeout, more_puts=more_puts)
+            except ImageError as exc:
+                return {i: outcome(cell, Ending(Status.FAILED, exc.what), image, time.monotonic() - start)
+                        for i, cell, _raw in items}
+            results = {}
+            for index, cell, raw_dir in items:
+                _collect(staging / cell.key / "out", raw_dir, appending=phase == "run")
+                with open(raw_dir / "driver.log", "a" if phase == "run" else "w", encoding="utf-8") as log:
+                    log.write(f"== {phase} in {image.ref} (linux/{image.architecture}) ==\n{result.logs}\n")
+                exit_code = read_exit(raw_dir)
+                if phase == "build" and exit_code == 0 and (staging / cell.key / "case.test").is_file():
+                    built[cell.key] = (staging / cell.key / "case.test").read_bytes()
+                    if (raw_dir / "exact-built").exists():
+                        built[f"{cell.key}/exact-built"] = b""
+                    (raw_dir / "exit").unlink()  # the run phase's exit decides
+                    continue
+                total = _steps_seconds(raw_dir) or (time.monotonic() - start)
+                results[index] = outcome(cell, self._interpret(cell, raw_dir, exit_code, result, timeout, image),
+                                         image, total)
+            return results
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _interpret(self, cell: Cell, raw_dir: Path, exit_code: int | None, result: ContainerResult, timeout: int,
+                   image: ImageInfo) -> Ending:
+        if exit_code is not None:
+            return interpret_driver_exit(exit_code, raw_dir, cell, image.ref)
+        if result.timed_out:
+            return Ending(Status.TIMEOUT, f"the container ran longer than {timeout} s ({self._config.timeout} s per "
+                                          "cell) and was killed")
+        if result.oom_killed:
+            return Ending(Status.FAILED,
+                          f"out of memory: the container hit its {self._config.limits.memory} limit and was killed")
+        if "exec format error" in result.logs:
+            return Ending(Status.SKIPPED, f"linux/{cell.arch} binaries cannot run here (exec format error); register "
+                                          "QEMU user emulation (qemu-user-static, binfmt-support)")
+        return Ending(Status.FAILED, f"the driver did not finish: {tail(result.logs)}")
+
+
+
+def _collect(out: Path, raw_dir: Path, *, appending: bool) -> None:
+    """Copy a phase's outputs into the cell's raw directory; a later phase adds its steps to steps.tsv."""
+    earlier = read_or_empty(raw_dir / "steps.tsv") if appending else ""
+    if out.is_dir():
+        shutil.copytree(out, raw_dir, dirs_exist_ok=True)
+    if earlier:
+        (raw_dir / "steps.tsv").write_text(earlier + read_or_empty(raw_dir / "steps.tsv"), encoding="utf-8")
+
+
+
+def _steps_seconds(raw_dir: Path) -> float:
+    """Wall time of the driver's steps for one cell (from steps.tsv)."""
+    starts, ends = [], []
+    for line in read_or_empty(raw_dir / "steps.tsv").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4:
+            try:
+                starts.append(float(parts[2]))
+                ends.append(float(parts[3]))
+            except ValueError:
+                continue
+    return max(ends) - min(starts) if starts else 0.0

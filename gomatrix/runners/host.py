@@ -1,0 +1,182 @@
+"""The host runner: the same driver.sh steps as in a container, with a toolchain from a provider.
+
+arm64 cells are compiled by the native toolchain with GOARCH=arm64 (so the escape diagnostics come
+from the same compiler) and the test binary runs under QEMU user emulation: through binfmt_misc
+when registered, else by calling qemu-aarch64-static explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gomatrix.core.errors import ToolchainError
+from gomatrix.core.kinds import Emulation, RunnerChoice, Status, Strategy
+from gomatrix.core.platform import emulation_problem, host_arch, qemu_name
+from gomatrix.core.resources import driver_script
+from gomatrix.core.text import Log
+from gomatrix.plan.cells import Cell
+from gomatrix.plan.config import MatrixConfig
+from gomatrix.results.exact import write_generated
+from gomatrix.runners.base import CellOutcome, Ending, Unavailable, interpret_driver_exit, utc_now
+from gomatrix.toolchains.providers import Toolchain, ToolchainProvider, cache_root, resolve_version
+
+
+class HostRunner:
+    """Runs each cell as a host process with a toolchain from the providers."""
+
+    name = RunnerChoice.HOST
+
+    def __init__(self, config: MatrixConfig, providers: Sequence[ToolchainProvider], log: Log = print,
+                 cache_dir: Path | None = None) -> None:
+        self._config = config
+        self._providers = list(providers)
+        self._log = log
+        self._cache = cache_dir or cache_root()
+        self._native = host_arch()
+        self._toolchains: dict[tuple[str, str], Toolchain | Unavailable] = {}  # (version, its arch)
+        self._exec: dict[str, str | Unavailable] = {}
+        self._running: set[subprocess.Popen[bytes]] = set()
+
+    def prepare(self, cells: list[Cell]) -> None:
+        for arch in sorted({c.arch for c in cells}):
+            self._exec[arch] = self._exec_for(arch)
+        for version in sorted({c.version for c in cells}):
+            resolved = resolve_version(version, self._providers)
+            arches = sorted({self._toolchain_arch(c) for c in cells if c.version == version})
+            if resolved is None:
+                offered = "; ".join(f"{p.name}: {', '.join(p.versions()) or 'none'}" for p in self._providers)
+                for arch in arches:
+                    self._toolchains[(version, arch)] = Unavailable(
+                        Status.SKIPPED, f"no toolchain provider can supply go{version} ({offered})")
+                self._log(f"go{version}: no provider has it; its cells will be skipped")
+                continue
+            exact, provider = resolved
+            for arch in arches:
+                self._toolchains[(version, arch)] = self._get(provider, exact, arch)
+
+    def _get(self, provider: ToolchainProvider, version: str, arch: str) -> Toolchain | Unavailable:
+        if arch != self._native and not provider.foreign_arches:
+            return Unavailable(Status.SKIPPED, f"{provider.name} has no linux/{arch} build of go{version} for full "
+                                              "emulation; use emulation: cross")
+        try:
+            toolchain = provider.get(version, self._log, arch=arch)
+        except ToolchainError as exc:
+            return Unavailable(Status.FAILED, exc.message())
+        self._log(f"go{version} for linux/{arch}: {toolchain.source}")
+        return toolchain
+
+    def _toolchain_arch(self, cell: Cell) -> str:
+        """cross: the native toolchain compiles for the cell's arch; full: the arch's own toolchain."""
+        return cell.arch if self.strategy(cell) == Strategy.FULL else self._native
+
+    def _exec_for(self, arch: str) -> str | Unavailable:
+        """'' to run binaries directly, a QEMU command to run them through, or why they cannot run."""
+        problem = emulation_problem(arch, self._native, for_containers=False)
+        if problem is None:
+            return ""
+        name = qemu_name(arch)
+        for candidate in (f"{name}-static", name) if name else ():
+            path = shutil.which(candidate)
+            if path:
+                return path
+        return Unavailable(Status.SKIPPED, problem)
+
+    def strategy(self, cell: Cell) -> Strategy:
+        if cell.arch == self._native:
+            return Strategy.NATIVE
+        return Strategy.FULL if self._config.emulation == Emulation.FULL else Strategy.CROSS
+
+    def group_key(self, cell: Cell) -> str:
+        return cell.key  # host processes are cheap: no grouping
+
+    def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
+        toolchain = self._toolchains.get((cell.version, self._toolchain_arch(cell)))
+        exec_with = self._exec.get(cell.arch)
+        if not isinstance(toolchain, Toolchain) or isinstance(exec_with, Unavailable) or exec_with is None:
+            return None
+        return {"runner": self.name, "toolchain": toolchain.sha256 or f"{toolchain.source} go{toolchain.version}",
+                "strategy": self.strategy(cell), "exec": exec_with or "direct"}
+
+    def abort(self) -> None:
+        """Kill every running cell (its whole session): the run is being stopped."""
+        for process in list(self._running):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
+        return [self.run(cell, raw_dir) for cell, raw_dir in zip(cells, raw_dirs, strict=True)]
+
+    def run(self, cell: Cell, raw_dir: Path) -> CellOutcome:
+        started, start = utc_now(), time.monotonic()
+        toolchain = self._toolchains.get((cell.version, self._toolchain_arch(cell)),
+                                         Unavailable(Status.FAILED, "toolchain was not prepared"))
+        exec_with = self._exec.get(cell.arch, Unavailable(Status.FAILED, "emulation was not prepared"))
+        if exec_with and isinstance(exec_with, str) and self.strategy(cell) == Strategy.FULL:
+            # The go command starts compile and link itself: only binfmt_misc can run them under QEMU.
+            exec_with = Unavailable(Status.SKIPPED, f"full emulation of linux/{cell.arch} needs QEMU registered with "
+                                                    f"binfmt_misc (update-binfmts --enable {qemu_name(cell.arch)}); or "
+                                                    "use emulation: cross")
+
+        def outcome(ending: Ending) -> CellOutcome:
+            return CellOutcome(status=ending.status, reason=ending.reason, runner=self.name,
+                               emulated=cell.arch != self._native,
+                               image=None, toolchain=toolchain if isinstance(toolchain, Toolchain) else None,
+                               total_s=round(time.monotonic() - start, 3), started_at=started,
+                               strategy=self.strategy(cell), compile_failure=ending.compile_failure)
+
+        if isinstance(toolchain, Unavailable):
+            return outcome(Ending(toolchain.status, toolchain.reason))
+        if isinstance(exec_with, Unavailable):
+            return outcome(Ending(exec_with.status, exec_with.reason))
+        root = Path(tempfile.mkdtemp(prefix=f"gomatrix-{cell.key}-"))
+        try:
+            shutil.copytree(cell.case.path, root / "case")
+            write_generated(cell.case.path, cell.case.go_files, root)
+            driver = root / "driver.sh"
+            driver.write_bytes(driver_script())
+            gocache = self._cache / "gocache" / f"go{toolchain.version}-{cell.arch}"
+            gocache.mkdir(parents=True, exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO"))}
+            env.update({
+                "PATH": f"{toolchain.goroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+                "GOPATH": str(root / "gopath"),
+                "GOCACHE": str(gocache),
+                "GOMATRIX_BENCHTIME": self._config.bench.benchtime,
+                "GOMATRIX_COUNT": str(self._config.bench.count),
+            })
+            if self.strategy(cell) == Strategy.CROSS:
+                env["GOMATRIX_GOARCH"] = cell.arch
+            if exec_with:
+                env["GOMATRIX_EXEC"] = exec_with
+            log_path = raw_dir / "driver.log"
+            with open(log_path, "wb") as log_file:
+                process = subprocess.Popen(["sh", str(driver), str(root)], env=env, stdout=log_file,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+                self._running.add(process)
+                try:
+                    exit_code = process.wait(timeout=self._config.timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    _copy_out(root / "out", raw_dir)
+                    return outcome(Ending(Status.TIMEOUT,
+                                          f"the cell ran longer than {self._config.timeout} s and was killed"))
+                finally:
+                    self._running.discard(process)
+            _copy_out(root / "out", raw_dir)
+            return outcome(interpret_driver_exit(exit_code, raw_dir, cell, f"go{toolchain.version}"))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _copy_out(out: Path, raw_dir: Path) -> None:
+    if out.is_dir():
+        shutil.copytree(out, raw_dir, dirs_exist_ok=True)

@@ -1,0 +1,49 @@
+"""Which runner a run uses: the one asked for, or with `auto` Docker when a daemon answers and the
+first image can be pulled, else the host runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gomatrix.core.errors import EngineUnavailable, ImageError
+from gomatrix.core.kinds import RunnerChoice
+from gomatrix.core.text import Log
+from gomatrix.docker.engine import DockerEngine
+from gomatrix.plan.config import MatrixConfig
+from gomatrix.runners.base import Runner
+from gomatrix.runners.docker import DockerRunner
+from gomatrix.runners.host import HostRunner
+from gomatrix.toolchains.providers import GoBinProvider, LocalProvider, ToolchainProvider
+
+
+def host_runner(config: MatrixConfig, log: Log) -> HostRunner:
+    providers: list[ToolchainProvider] = [LocalProvider(dict(config.toolchains)), GoBinProvider()]
+    return HostRunner(config, providers, log=log)
+
+
+
+def select_runner(config: MatrixConfig, run_label: str, log: Log,
+                  engine_factory: Callable[[], DockerEngine] = DockerEngine.connect) -> Runner:
+    """The runner config.runner asks for; `auto` takes Docker when a daemon answers and the first
+    image can be pulled, else the host runner, and says which and why in one line."""
+    if config.runner == RunnerChoice.HOST:
+        log("gomatrix: runner host (asked for)")
+        return host_runner(config, log)
+    try:
+        engine = engine_factory()
+    except EngineUnavailable as exc:
+        if config.runner == RunnerChoice.DOCKER:
+            raise
+        log(f"gomatrix: runner host (auto): no Docker daemon answers at {exc.where}")
+        return host_runner(config, log)
+    if config.runner == RunnerChoice.DOCKER:
+        log("gomatrix: runner docker (asked for)")
+        return DockerRunner(engine, config, run_label=run_label, log=log)
+    probe = config.image_ref(config.versions[0])
+    try:
+        engine.pull(probe, f"linux/{engine.architecture()}")
+    except ImageError as exc:
+        log(f"gomatrix: runner host (auto): a Docker daemon answers but {probe} cannot be pulled ({exc.what})")
+        return host_runner(config, log)
+    log(f"gomatrix: runner docker (auto): the daemon answers and {probe} can be pulled")
+    return DockerRunner(engine, config, run_label=run_label, log=log)
