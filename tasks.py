@@ -1,13 +1,32 @@
-"""gomatrix tasks for `invoke` in a checkout: the `gomatrix` command's tasks plus the developer's own."""
+"""gomatrix tasks for `invoke` in a checkout: the `gomatrix` command's tasks plus the developer's own
+(bench, test, lint)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from gomatrix.cli import collection
+from gomatrix.cli import collection, print_line, user_errors, whole_number
+from gomatrix.plan.config import split_list
+
+
+@task(auto_shortflags=False, help={
+    "image": "image template (default: the local registry's mirror, 127.0.0.1:5000/golang:{version})",
+    "versions": "comma-separated Go versions of the seed matrix (default: 1.23.9,1.24.11)",
+    "jobs": "parallel jobs to compare with --jobs 1 (default: the number of cores)"})
+def bench(c: Context, image: str = "127.0.0.1:5000/golang:{version}", versions: str = "1.23.9,1.24.11",
+          jobs: str = "") -> None:
+    """Measure cold/warm runs, --jobs 1 vs N, full vs cross, overhead and memory into benchmarks/RESULTS.md."""
+    from benchmarks.bench import run_bench
+
+    def action() -> None:
+        count = whole_number("jobs", jobs) if jobs else os.cpu_count() or 1
+        run_bench(image=image, versions=split_list(versions), jobs=count, log=print_line)
+
+    user_errors(action)
 
 
 @task
@@ -23,4 +42,4 @@ def lint(c: Context) -> None:
     c.run(f"{sys.executable} -m mypy")
 
 
-ns = collection(test, lint)
+ns = collection(bench, test, lint)

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gomatrix.analysis.history import run_dirs, write_index
+from gomatrix.analysis.index import write_index
+from gomatrix.analysis.runs import run_dirs
 from gomatrix.core.resources import default_matrix
 from gomatrix.core.text import Log
-from gomatrix.docker.engine import DockerEngine
+from gomatrix.docker.engine import CACHE_LABEL, DockerEngine
 from gomatrix.plan.config import load_config
 
 
@@ -168,15 +169,42 @@ def measure_index(report_json: Path, work: Path, nights: int = NIGHTS) -> tuple[
     return times[0], times[2]
 
 
+@dataclass(frozen=True)
+class Measurements:
+    """Every run of one `invoke bench`, as measured."""
+
+    cold_1s: list[Measured]
+    cold_ns: list[Measured]
+    rerun_1s: list[Measured]
+    rerun_ns: list[Measured]
+    warm: Measured
+    add: Measured
+    added: str  # the Go version "added" to a cached matrix
+    full: Measured
+    cross: Measured
+    index_plain: float
+    index_cached: float
+    published: Path  # the report.json whose copies the index was measured on
+
+
 def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = print,
               results: Path | None = None) -> Path:
     """Measure cold and warm runs, jobs 1 vs N, full vs cross, overhead and memory; write RESULTS.md."""
-    engine = DockerEngine.connect()
-    work = Path(tempfile.mkdtemp(prefix="gomatrix-bench-"))
-    cores = os.cpu_count() or 1
-    # The project's own benchmark settings (matrix.yaml), spelled out so that every command is complete.
     root = Path.cwd()  # a checkout: benchmarks/RESULTS.md and reports/ are read and written there
     results = results or root / "benchmarks" / "RESULTS.md"
+    measured = _measure(image, versions, jobs, root, log)
+    rows = _rows(measured, jobs, os.cpu_count() or 1, root)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text("\n".join(_document(rows, versions, image)), encoding="utf-8")
+    log(f"bench: wrote {results}")
+    return results
+
+
+def _measure(image: str, versions: Sequence[str], jobs: int, root: Path, log: Log) -> Measurements:
+    """The runs: cold and re-run pairs, an unchanged rerun, an added version, full vs cross, the index."""
+    engine = DockerEngine.connect()
+    work = Path(tempfile.mkdtemp(prefix="gomatrix-bench-"))
+    # The project's own benchmark settings (matrix.yaml), spelled out so that every command is complete.
     settings = load_config(root / "matrix.yaml" if (root / "matrix.yaml").is_file() else default_matrix()).bench
     measure = ["--benchtime", settings.benchtime, "--count", str(settings.count)]
     seed = ["--runner", "docker", "--image", image, "--versions", ",".join(versions), "--arches", "amd64,arm64",
@@ -191,14 +219,13 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
 
     def first_run() -> Path:
         """A fresh result cache and no GOCACHE volumes: the machine's first run."""
-        engine.remove_volumes("io.gomatrix.cache")
+        engine.remove_volumes(CACHE_LABEL)
         return warm_build()
 
     try:
         cold_1s, cold_ns = _pairs("cold", seed, jobs, first_run, work, log)
         # The last cold run left the GOCACHE volumes warm.
         rerun_1s, rerun_ns = _pairs("rerun", seed, jobs, warm_build, work, log)
-        cold_1, cold_n, rerun_n = _median_run(cold_1s), _median_run(cold_ns), _median_run(rerun_ns)
         cache = work / "warm-cache"
         shutil.copytree(caches[-1], cache)  # the last re-run's results
         warm = _run("warm (nothing changed)", [*seed, "--jobs", str(jobs)], cache, work / "warm", log)
@@ -217,25 +244,32 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
         log(f"bench: index.md over {NIGHTS} runs: {index_plain:.2f} s, {index_cached:.2f} s with cached rows")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return Measurements(list(cold_1s), list(cold_ns), list(rerun_1s), list(rerun_ns), warm, add, added, full, cross,
+                        index_plain, index_cached, published)
 
-    same_results = _results(full.cells) == _results(cross.cells)
+
+def _rows(m: Measurements, jobs: int, cores: int, root: Path) -> list[tuple[str, str, str, str]]:
+    """The figures table: measurement, result, target, command or note."""
+    cold_1, cold_n, rerun_n = _median_run(m.cold_1s), _median_run(m.cold_ns), _median_run(m.rerun_ns)
+    same_results = _results(m.full.cells) == _results(m.cross.cells)
     used_1, used_n, rerun_used_1, rerun_used_n = (utilisation(run.busy_core_s, run.wall_s, cores)
-                                                  for run in (cold_1, cold_n, _median_run(rerun_1s), rerun_n))
-    everything = (*cold_1s, *cold_ns, *rerun_1s, *rerun_ns, warm, add, full, cross)
-    rows = [
-        ("first run (cold), --jobs 1", _spread(cold_1s), "", cold_1.command),
-        (f"first run (cold), --jobs {jobs}", _spread(cold_ns), "", cold_n.command),
-        (f"--jobs 1 / --jobs {jobs}, first run", _ratio(cold_1s, cold_ns), "≥ 1.6×",
+                                                  for run in (cold_1, cold_n, _median_run(m.rerun_1s), rerun_n))
+    everything = (*m.cold_1s, *m.cold_ns, *m.rerun_1s, *m.rerun_ns, m.warm, m.add, m.full, m.cross)
+    warm, add, full, cross = m.warm, m.add, m.full, m.cross
+    return [
+        ("first run (cold), --jobs 1", _spread(m.cold_1s), "", cold_1.command),
+        (f"first run (cold), --jobs {jobs}", _spread(m.cold_ns), "", cold_n.command),
+        (f"--jobs 1 / --jobs {jobs}, first run", _ratio(m.cold_1s, m.cold_ns), "≥ 1.6×",
          f"CPU-bound: --jobs {jobs} kept {used_n:.0%} of the {cores} cores busy (--jobs 1: {used_1:.0%})"),
-        ("every cell re-run (--force), GOCACHE warm, --jobs 1", _spread(rerun_1s), "",
-         _median_run(rerun_1s).command + " --force"),
-        (f"every cell re-run (--force), GOCACHE warm, --jobs {jobs}", _spread(rerun_ns), "",
+        ("every cell re-run (--force), GOCACHE warm, --jobs 1", _spread(m.rerun_1s), "",
+         _median_run(m.rerun_1s).command + " --force"),
+        (f"every cell re-run (--force), GOCACHE warm, --jobs {jobs}", _spread(m.rerun_ns), "",
          rerun_n.command + " --force"),
-        (f"--jobs 1 / --jobs {jobs}, re-run", _ratio(rerun_1s, rerun_ns), "≥ 1.6×",
+        (f"--jobs 1 / --jobs {jobs}, re-run", _ratio(m.rerun_1s, m.rerun_ns), "≥ 1.6×",
          f"--jobs {jobs} kept {rerun_used_n:.0%} of the {cores} cores busy (--jobs 1: {rerun_used_1:.0%})"),
         ("unchanged rerun (warm)", f"{warm.wall_s:.2f} s ({warm.ran} of {len(warm.cells)} cells ran)", "< 2 s",
          warm.command),
-        (f"go{added} added to a cached matrix", f"{add.wall_s:.1f} s ({add.ran} of {len(add.cells)} cells ran)",
+        (f"go{m.added} added to a cached matrix", f"{add.wall_s:.1f} s ({add.ran} of {len(add.cells)} cells ran)",
          "only its cells", add.command),
         ("one arm64 cell, full (cold)", f"{full.wall_s:.1f} s", "", full.command),
         ("one arm64 cell, cross (cold)", f"{cross.wall_s:.1f} s", "", cross.command),
@@ -246,12 +280,16 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
         (f"orchestration overhead, re-run, --jobs {jobs}", _overhead(rerun_n, jobs), "≤ 1.10",
          "the same, on the --force runs"),
         (f"index.md over {NIGHTS} nightly runs (each run rewrites it)",
-         f"{index_plain:.2f} s without the row cache, {index_cached:.2f} s with it", "",
-         f"copies of {published.relative_to(root)}; benchmarks.bench.measure_index"),
-        ("orchestrator peak RSS", f"{max(m.peak_rss_mb for m in everything):.0f} MB", "< 150 MB",
+         f"{m.index_plain:.2f} s without the row cache, {m.index_cached:.2f} s with it", "",
+         f"copies of {m.published.relative_to(root)}; benchmarks.bench.measure_index"),
+        ("orchestrator peak RSS", f"{max(r.peak_rss_mb for r in everything):.0f} MB", "< 150 MB",
          "max over the runs above (wait4 ru_maxrss)"),
     ]
-    text = ["# gomatrix benchmarks", "",
+
+
+def _document(rows: list[tuple[str, str, str, str]], versions: Sequence[str], image: str) -> list[str]:
+    """RESULTS.md: how the figures were made, the machine, the figures, and how to read them."""
+    return ["# gomatrix benchmarks", "",
             "Written by `invoke bench` (benchmarks/bench.py) from one run on one machine. Each figure is one",
             "`invoke matrix` run as a child process, on images already local. \"First run\" means an empty",
             "result cache and no GOCACHE volumes (nothing on this machine was ever compiled); \"re-run\" means",
@@ -275,7 +313,3 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
             "first run's, over a shorter run: each container's creation, copies in and out, start and removal",
             "(three per worker here: a cross group takes two), the process's start-up, and drawing the plots.",
             ""]
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text("\n".join(text), encoding="utf-8")
-    log(f"bench: wrote {results}")
-    return results

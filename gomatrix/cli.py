@@ -33,7 +33,7 @@ T = TypeVar("T")
 USAGE_EXIT_CODE = 2  # a command line the tool cannot act on, as for a bad matrix.yaml
 
 
-def _user_errors(action: Callable[[], T]) -> T:
+def user_errors(action: Callable[[], T]) -> T:
     """Report gomatrix errors as one paragraph and their exit code, never a traceback."""
     try:
         return action()
@@ -41,7 +41,7 @@ def _user_errors(action: Callable[[], T]) -> T:
         raise Exit(f"gomatrix: {exc.message()}", code=exc.exit_code) from None
 
 
-def _log(line: str) -> None:
+def print_line(line: str) -> None:
     print(line, flush=True)
 
 
@@ -128,11 +128,11 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
         if dry_run:
             _print_plan(dry_run_plan(loaded, shard=chosen_shard), as_json=json)
             return
-        summary = run_matrix(loaded, log=_log, force=force, resume=Path(resume) if resume else None,
+        summary = run_matrix(loaded, log=print_line, force=force, resume=Path(resume) if resume else None,
                              shard=chosen_shard)
         for failure in summary.failures:
             if failure.expected is not None:
-                _log(f"gomatrix: {failure.key} {failure.status}, as its case expects: {failure.expected}")
+                print_line(f"gomatrix: {failure.key} {failure.status}, as its case expects: {failure.expected}")
         unexpected = summary.unexpected_failures
         if unexpected and not loaded.accept_failures:
             listed = "; ".join(f"{f.key} ({f.status}: {f.reason[:200]})" for f in unexpected)
@@ -141,7 +141,7 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
                                   "accept_failures: true) when failures are the expected finding, or list "
                                   "them under expected_failures in the case's case.yaml")
 
-    _user_errors(action)
+    user_errors(action)
 
 
 def _print_json(value: Any) -> None:
@@ -174,7 +174,7 @@ def merge(c: Context, run_dirs: str, out: str = "", cases_dir: str = "") -> None
     from gomatrix.run.merge import merge_dirs
 
     inputs = [Path(p) for item in split_list(run_dirs) for p in (sorted(glob.glob(item)) or [item])]
-    _user_errors(lambda: merge_dirs(inputs, cases_path(cases_dir), out=Path(out) if out else None))
+    user_errors(lambda: merge_dirs(inputs, cases_path(cases_dir), out=Path(out) if out else None))
 
 
 @task(auto_shortflags=False, help={
@@ -190,10 +190,10 @@ def nightly(c: Context, config: str = "", image: str = "", versions: str = "", a
     def action() -> bool:
         loaded = _load(config, versions=versions, arches=arches, cases=cases, image=image, out=out,
                        benchtime=benchtime, count=count, runner=runner)
-        result = run_nightly(loaded, log=_log, run_matrix=lambda cfg: run_matrix(cfg, log=_log).run_dir)
+        result = run_nightly(loaded, log=print_line, run_matrix=lambda cfg: run_matrix(cfg, log=print_line).run_dir)
         return bool(result.changes)
 
-    if _user_errors(action):
+    if user_errors(action):
         raise Exit(code=CHANGES_EXIT_CODE)
 
 
@@ -220,7 +220,7 @@ def versions(c: Context, config: str = "", image: str = "", versions: str = "", 
         print(tabulate(rows, headers=["asked", "resolved", "image", "platforms", "note"], tablefmt="github",
                        disable_numparse=True))
 
-    _user_errors(action)
+    user_errors(action)
 
 
 @task(auto_shortflags=False, help={
@@ -231,26 +231,10 @@ def clean(c: Context, run: str = "", volumes: bool = False, all: bool = False) -
     """Remove containers (and with --volumes the cache volumes) left behind by crashed or killed runs."""
     from gomatrix.docker.clean import clean as clean_leftovers
 
-    _user_errors(lambda: clean_leftovers(run=run, volumes=volumes, everything=all, log=_log))
+    user_errors(lambda: clean_leftovers(run=run, volumes=volumes, everything=all, log=print_line))
 
 
-@task(auto_shortflags=False, help={
-    "image": "image template (default: the local registry's mirror, 127.0.0.1:5000/golang:{version})",
-    "versions": "comma-separated Go versions of the seed matrix (default: 1.23.9,1.24.11)",
-    "jobs": "parallel jobs to compare with --jobs 1 (default: the number of cores)"})
-def bench(c: Context, image: str = "127.0.0.1:5000/golang:{version}", versions: str = "1.23.9,1.24.11",
-          jobs: str = "") -> None:
-    """Measure cold/warm runs, --jobs 1 vs N, full vs cross, overhead and memory into benchmarks/RESULTS.md."""
-    from benchmarks.bench import run_bench
-
-    def action() -> None:
-        count = _whole("jobs", jobs) if jobs else os.cpu_count() or 1
-        run_bench(image=image, versions=split_list(versions), jobs=count, log=_log)
-
-    _user_errors(action)
-
-
-def _whole(option: str, text: str) -> int:
+def whole_number(option: str, text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ConfigError(f"{flag(option)}: {text!r} is not a whole number of at least 1", where="command line",
                           fix=f"Pass e.g. {flag(option)} 2.")
@@ -267,7 +251,7 @@ def mirror(c: Context, versions: str = "1.23.9,1.24.11", registry: str = "127.0.
     """Build golang-compatible multi-arch images from Go distributions and push them to a registry."""
     from gomatrix.mirror.images import mirror as mirror_images
 
-    _user_errors(lambda: mirror_images(split_list(versions), registry=registry, arches=split_list(arches),
+    user_errors(lambda: mirror_images(split_list(versions), registry=registry, arches=split_list(arches),
                                        force=force))
 
 
@@ -283,18 +267,18 @@ def extract(c: Context, doc: str, into: str = "", force: bool = False) -> None:
         if not into:
             raise ConfigError("cases.extract needs --into DIR", where="command line",
                               fix="Pass --into with the directory the case directories go to.")
-        extract_cases(Path(doc), Path(into), force=force, log=_log)
+        extract_cases(Path(doc), Path(into), force=force, log=print_line)
 
-    _user_errors(action)
+    user_errors(action)
 
 
 def collection(*extra: Any) -> Collection:
-    """The tool's tasks (plus extra ones: the checkout's tasks.py adds test and lint)."""
+    """The tool's tasks (plus extra ones: the checkout's tasks.py adds bench, test and lint)."""
     images = Collection("images")
     images.add_task(mirror)
     cases_tasks = Collection("cases")
     cases_tasks.add_task(extract)
-    return Collection(matrix, merge, nightly, versions, clean, bench, images, cases_tasks, *extra)
+    return Collection(matrix, merge, nightly, versions, clean, images, cases_tasks, *extra)
 
 
 ns = collection()

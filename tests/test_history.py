@@ -8,17 +8,10 @@ from typing import Any
 import pytest
 
 from gomatrix.analysis.document import build_report
-from gomatrix.analysis.history import (
-    REASON_LIMIT,
-    SinceChange,
-    SinceKind,
-    changes_since,
-    find_previous_report,
-    load_report,
-    run_dir_key,
-    write_index,
-)
+from gomatrix.analysis.index import write_index
 from gomatrix.analysis.markdown import since_text
+from gomatrix.analysis.runs import find_previous_report, load_report, run_dir_key
+from gomatrix.analysis.since import REASON_LIMIT, SinceChange, SinceKind, changes_since
 from gomatrix.core.errors import CellFileError
 from gomatrix.core.schemas import validate
 from gomatrix.core.values import to_json
@@ -286,7 +279,7 @@ def test_index_rows_are_cached_by_report(reports: dict[str, dict[str, Any]], tmp
         validated.append(kwargs["where"])
         validate(instance, name, **kwargs)
 
-    monkeypatch.setattr("gomatrix.analysis.history.validate", counting)
+    monkeypatch.setattr("gomatrix.analysis.runs.validate", counting)
     first = write_index(root, cache_dir=cache).read_text(encoding="utf-8")
     assert len(validated) == 2  # the corrupt one fails to parse: never validated, but its outcome is kept too
     assert len(list(cache.glob("*.json"))) == 3

@@ -1,4 +1,4 @@
-"""Tests of gomatrix.mirror.images: deterministic layers, image JSON, errors, and (marked docker) the mirrored tags."""
+"""Tests of gomatrix.mirror: deterministic layers, image JSON, errors, and (marked docker) the mirrored tags."""
 
 from __future__ import annotations
 
@@ -19,26 +19,12 @@ from typing import Any
 import pytest
 
 from gomatrix.core.errors import GomatrixError, ImageError, RegistryError, ToolchainError
-from gomatrix.mirror.images import (
-    MEDIA_CONFIG,
-    MEDIA_LAYER,
-    MEDIA_LIST,
-    MEDIA_MANIFEST,
-    Layer,
-    LayerEntry,
-    PlatformManifest,
-    base_layer_entries,
-    build_layer,
-    busybox_applets,
-    busybox_deb,
-    extract_deb_file,
-    image_config,
-    image_manifest,
-    manifest_list,
-    mirror,
-    parse_version,
-    tree_entries,
-)
+from gomatrix.docker.registry import MEDIA_LIST, MEDIA_MANIFEST
+from gomatrix.mirror.base import base_layer_entries, busybox_applets, busybox_deb, extract_deb_file
+from gomatrix.mirror.gosource import parse_version
+from gomatrix.mirror.images import mirror
+from gomatrix.mirror.layers import Layer, LayerEntry, build_layer, tree_entries
+from gomatrix.mirror.oci import MEDIA_CONFIG, MEDIA_LAYER, PlatformManifest, image_config, image_manifest, manifest_list
 from gomatrix.toolchains.providers import cache_root
 from tests.conftest import REGISTRY, unavailable
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gomatrix.core.errors import ToolchainError
-from gomatrix.mirror.images import parse_version
+from gomatrix.mirror.gosource import parse_version
 from gomatrix.toolchains import providers as tc
 
 VERSION = "1.24.11"

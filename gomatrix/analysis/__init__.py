@@ -8,5 +8,7 @@ document  the report document (schemas/report.schema.json), assembled once
 markdown  the report as markdown, rendered last from the document
 render    report.html from the markdown
 plots     each case's plot data and its SVG cache (plotspec: the panels; plotdraw: matplotlib)
-history   earlier runs: finding and migrating their reports, changes since the previous run, index.md
+runs      earlier runs under a reports directory and their (migrated) reports
+since     what changed since the previous run
+index     reports/index.md, one cached row per run
 """

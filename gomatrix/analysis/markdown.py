@@ -7,14 +7,13 @@ where the arches disagree) and the environment. Bulky tables follow in <details>
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
 
 from gomatrix.analysis.evidence import Agreement, ChangeKind, Evidence
-from gomatrix.core.kinds import Status
+from gomatrix.core.kinds import Status, status_counts
 from gomatrix.core.values import (
     describe_versions,
     fmt_allocs,
@@ -415,10 +414,10 @@ def _has_claims(report: Doc) -> bool:
 def _title_and_tally(report: Doc) -> list[str]:
     """The title, then how many cells ended how, over which Go versions and arches: what the run covers."""
     cells = report["cells"]
-    statuses = Counter(str(cell["status"]) for cell in cells)
+    statuses = status_counts(cells)
     return [f"# {md_text(report['title'])}", "",
             f"Generated {report['generated_at']} · {len(cells)} cells: "
-            + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+            + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()) if n)
             + f" · Go {', '.join(_versions(report))} · {', '.join(_arches(report))}",
             ""]
 
@@ -535,7 +534,7 @@ _SINCE_TEXTS = {
 
 
 def since_text(item: Doc) -> str:
-    """One "changes since the previous run" entry (gomatrix.analysis.history.SinceChange as JSON) in words."""
+    """One "changes since the previous run" entry (gomatrix.analysis.since.SinceChange as JSON) in words."""
     kind = item["kind"]
     subject = item.get("subject", "")
     columns = ", ".join(md_text(c) for c in item.get("columns", []))

@@ -4,7 +4,9 @@ before, and nothing compares bare strings."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -18,6 +20,14 @@ class Status(StrEnum):
 
 # The statuses that fail a run unless the case expects them (case.yaml expected_failures).
 FAILING_STATUSES = (Status.FAILED, Status.TIMEOUT)
+
+
+def status_counts(cells: Iterable[Mapping[str, Any]]) -> dict[Status, int]:
+    """How many cells (cell or report documents) ended how: every status, in Status order, 0 included."""
+    counts = dict.fromkeys(Status, 0)
+    for cell in cells:
+        counts[Status(cell["status"])] += 1
+    return counts
 
 
 class Strategy(StrEnum):

@@ -16,9 +16,13 @@ INSTALL_HINT = (
 )
 
 
-def host_arch() -> str:
-    machine = platform.machine()
+def goarch_of(machine: str) -> str:
+    """A machine name as uname or the Docker daemon says it (x86_64, aarch64) -> its GOARCH."""
     return _MACHINE_TO_GOARCH.get(machine, machine)
+
+
+def host_arch() -> str:
+    return goarch_of(platform.machine())
 
 
 def qemu_name(target: str) -> str | None:

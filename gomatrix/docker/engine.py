@@ -24,17 +24,21 @@ from docker.models.containers import Container
 from docker.types import Mount
 
 from gomatrix.core.errors import EngineUnavailable, ImageError
+from gomatrix.core.platform import goarch_of
 
 LABEL = "io.gomatrix"  # every container and volume the tool creates carries it
 RUN_LABEL = "io.gomatrix.run"  # ... and the run that created it
 OWNER_LABEL = "io.gomatrix.owner"  # containers: "<hostname>:<pid>" of the orchestrator that runs them
 SCRATCH_LABEL = "io.gomatrix.scratch"  # a container's own scratch volume (removed with the container)
 CREATOR_LABEL = "io.gomatrix.created-by"  # shared volumes: the run that created them (they carry no run label)
+CACHE_LABEL = "io.gomatrix.cache"  # GOCACHE volumes (value: what they cache), kept between runs
+IMAGE_LABEL = "io.gomatrix.image"  # a GOCACHE volume: the image whose builds it caches
+CELLS_LABEL = "io.gomatrix.cells"  # a container: the cells it runs
+PHASE_LABEL = "io.gomatrix.phase"  # a container: all, build or run (cross-compiled cells take two)
 PULL_ATTEMPTS = 3  # a transient registry error is tried again, with backoff
 PULL_BACKOFF_S = 2.0
 SANDBOX_UID = 65534  # nobody: cells never run as root
 SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
-_MACHINE_TO_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 class ImageNotAvailable(ImageError):
@@ -146,7 +150,7 @@ class DockerEngine:
     def architecture(self) -> str:
         """The daemon's native GOARCH (amd64 / arm64)."""
         machine = str(self._client.info().get("Architecture", ""))
-        return _MACHINE_TO_GOARCH.get(machine, machine)
+        return goarch_of(machine)
 
     def is_local(self) -> bool:
         """True when the daemon runs on this machine (so host binfmt applies to it)."""

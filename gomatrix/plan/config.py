@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 
 from gomatrix.core.errors import ConfigError
-from gomatrix.core.kinds import Emulation, Isolation, RunnerChoice
+from gomatrix.core.kinds import Arch, Emulation, Isolation, RunnerChoice
 from gomatrix.core.schemas import defaults, property_schema, schema, validate, value_problem
 
-ARCHES = ("amd64", "arm64")
+ARCHES = tuple(Arch)
 
 # The schema's `default`s are the built-in defaults: what a run uses for anything matrix.yaml leaves out.
 DEFAULTS: dict[str, Any] = defaults(schema("matrix"))

@@ -16,6 +16,7 @@ from gomatrix.docker.engine import ImageInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
 from gomatrix.results.exact import case_functions, linked_ranges, parse_exact
+from gomatrix.results.migrate import OLD_CELL_SCHEMAS, migrate_cell
 from gomatrix.results.parse import inlined_calls, parse_bench, parse_escapes, summarize
 from gomatrix.results.profile import Accounting, account, parse_sites
 from gomatrix.results.sites import cell_sites, covered, fold_inlined
@@ -196,7 +197,7 @@ def read_cell(path: Path) -> dict[str, Any]:
         raise CellFileError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                             where=str(path), fix="Delete the file and rerun its cell.") from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
-    schema = "cell" if version == SCHEMA_VERSION or version not in OLD_SCHEMAS else OLD_SCHEMAS[version]
+    schema = "cell" if version == SCHEMA_VERSION or version not in OLD_CELL_SCHEMAS else OLD_CELL_SCHEMAS[version]
     validate(doc, schema, where=str(path), error_cls=CellFileError,
              fix="Delete or restore the file and rerun its cell; the other cells are untouched.")
     if not isinstance(doc, dict):  # the schema requires an object; this narrows the type
@@ -204,37 +205,3 @@ def read_cell(path: Path) -> dict[str, Any]:
     return migrate_cell(doc)
 
 
-# Older cell schemas that are still read (schemas/cell.v<N>.schema.json), migrated on read.
-OLD_SCHEMAS = {1: "cell.v1", 2: "cell.v2"}
-
-
-def _v2_parameter(escape: dict[str, Any]) -> bool:
-    """A version 2 escape entry about a parameter ("b does not escape"): a plain name the compiler keeps
-    on the stack, other than the builtins it reports calls of by name (append, make, new)."""
-    subject = escape["subject"]
-    return subject.isidentifier() and escape["verdict"] == "stack" and subject not in ("append", "make", "new")
-
-
-def migrate_cell(doc: dict[str, Any]) -> dict[str, Any]:
-    """An older cell document in the current schema (docs/SCHEMAS.md describes each step).
-
-    1 -> 2: each benchmark gains exact (the exact totals), linked (its source ranges) and check (verdict
-    against measurement); a version 1 file recorded none of them, so all three are null. The cell gains
-    build_image (docker cross: the image that compiled it), null: version 1 compiled in the cell's image.
-    2 -> 3: each benchmark gains profile (null: nothing was profiled) and loses check (the compiler's
-    verdicts against the benchmark's allocations, which read silence as stack); the cell gains sites from
-    its escapes (parameters left out; the subject stands for the source text; nothing measured).
-    """
-    if doc["schema_version"] == 1:
-        doc = {**doc, "schema_version": 2, "build_image": None,
-               "benchmarks": [{**b, "exact": None, "linked": None, "check": None} for b in doc["benchmarks"]]}
-    if doc["schema_version"] == 2:
-        lines_run = set().union(*(covered(b["linked"] or []) for b in doc["benchmarks"]))
-        doc = {**doc, "schema_version": 3,
-               "benchmarks": [{**{k: v for k, v in b.items() if k != "check"}, "profile": None}
-                              for b in doc["benchmarks"]],
-               "sites": [{"file": e["file"], "line": e["line"], "column": e["col"] or 1, "source": e["subject"],
-                          "compiler": e["verdict"], "message": e["message"], "reason": e["reason"],
-                          "covered": (e["file"], e["line"]) in lines_run, "inlined": False, "measured": []}
-                         for e in doc["escapes"] if not _v2_parameter(e)]}
-    return doc

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gomatrix.analysis.history import load_report, run_dirs
 from gomatrix.analysis.plots import import_drawing_in_background
+from gomatrix.analysis.runs import load_report, run_dirs
 from gomatrix.core.errors import ConfigError, Interrupted
 from gomatrix.core.files import write_json_atomic
-from gomatrix.core.kinds import FAILING_STATUSES, Status
+from gomatrix.core.kinds import FAILING_STATUSES, Status, status_counts
 from gomatrix.core.platform import host_arch
 from gomatrix.core.text import Log
 from gomatrix.docker.engine import DockerEngine
@@ -48,7 +48,7 @@ class CellFailure:
 class RunSummary:
     run_dir: Path
     report_md: Path
-    statuses: dict[str, int]
+    statuses: dict[Status, int]
     failures: tuple[CellFailure, ...] = ()
 
     @property
@@ -255,9 +255,8 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
         report_md, report = merge_report(run_dir, cases, reports_root=reports_root)
     ghactions.annotate_failed_cells(report["cells"], cases)
     ghactions.append_step_summary(report_md.read_text(encoding="utf-8"))
-    statuses: dict[str, int] = {}
-    for cell in report["cells"]:  # the merge read and validated every cell file: no second reading
-        statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
+    # the merge read and validated every cell file: no second reading
+    statuses = {status: n for status, n in status_counts(report["cells"]).items() if n}
     log(f"gomatrix: report {report_md} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))})")
     return RunSummary(run_dir=run_dir, report_md=report_md, statuses=statuses,
                       failures=cell_failures(report))

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from gomatrix.analysis.document import build_report
-from gomatrix.analysis.history import changes_since, find_previous_report, write_index
+from gomatrix.analysis.index import write_index
 from gomatrix.analysis.markdown import render_markdown
 from gomatrix.analysis.plots import PLOTS_DIR, write_case_plots
 from gomatrix.analysis.render import markdown_to_html
+from gomatrix.analysis.runs import find_previous_report
+from gomatrix.analysis.since import changes_since
 from gomatrix.core.errors import CellFileError, ConfigError
 from gomatrix.core.files import write_atomic, write_json_atomic
 from gomatrix.core.schemas import validate

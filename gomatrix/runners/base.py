@@ -1,7 +1,8 @@
 """Running returns values: every cell ends with a status and a reason, whatever happens inside.
 
-A runner prepares what its cells need (images, toolchains), then runs one cell at a time with the
-shared in-cell driver (driver.sh) and leaves the driver's raw outputs in the cell's raw directory.
+A runner prepares what its cells need (images, toolchains), then runs groups of cells (several at once
+with --jobs) with the shared in-cell driver (driver.sh) and leaves the driver's raw outputs in each
+cell's raw directory.
 """
 
 from __future__ import annotations

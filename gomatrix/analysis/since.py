@@ -1,164 +1,18 @@
-"""Across runs: the previous run's report, what changed since it, and reports/index.md.
-
-Run directories are named YYYY-MM-DD, or YYYY-MM-DD-N (N >= 2) for a further run that day, and
-ordered by date then N. Only those holding a report.json that matches schemas/report.schema.json
-count; anything else under the reports root (latest.md, a half-written run, a corrupt report) is
-skipped.
+"""What changed since the previous run: versions, arches and cases added or dropped, cells that started
+failing or recovered, claim verdicts, what was measured at a line, the compiler's verdicts, allocs/op.
 """
 
 from __future__ import annotations
 
-import datetime
 import enum
-import hashlib
-import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
-from gomatrix.core.errors import GomatrixError
-from gomatrix.core.files import read_entry, store_entry, touch_entry, write_atomic
 from gomatrix.core.kinds import Status
-from gomatrix.core.schemas import validate
-from gomatrix.core.values import ALLOCATES_THRESHOLD, allocs_equal, fmt_allocs, md_text, snapped_allocs, version_key
+from gomatrix.core.values import ALLOCATES_THRESHOLD, allocs_equal, fmt_allocs, snapped_allocs, version_key
 
-INDEX_NAME = "index.md"
 REASON_LIMIT = 160
-STATUSES = tuple(Status)
-
-_RUN_DIR = re.compile(r"(\d{4}-\d{2}-\d{2})(?:-([1-9]\d*))?")
-
-
-class _InvalidReport(GomatrixError):
-    title = "invalid report"
-
-
-def run_dir_key(name: str) -> tuple[datetime.date, int] | None:
-    """'2026-11-25' -> (date, 1), '2026-11-25-10' -> (date, 10); None for any other name."""
-    match = _RUN_DIR.fullmatch(name)
-    if match is None:
-        return None
-    try:
-        day = datetime.date.fromisoformat(match.group(1))
-    except ValueError:
-        return None
-    number = int(match.group(2) or 1)
-    if match.group(2) is not None and number < 2:
-        return None
-    return day, number
-
-
-def run_dirs(reports_root: Path) -> list[Path]:
-    """The run directories under reports_root, oldest first (whether or not they hold a report)."""
-    if not reports_root.is_dir():
-        return []
-    found = []
-    for path in reports_root.iterdir():
-        key = run_dir_key(path.name)
-        if key is not None and path.is_dir():
-            found.append((key, path))
-    return [path for _, path in sorted(found)]
-
-
-def load_report(run_dir: Path) -> dict[str, Any] | None:
-    """run_dir/report.json if it is readable JSON matching the report schema, else None."""
-    path = run_dir / "report.json"
-    try:
-        return _parse_report(path.read_bytes(), path)
-    except OSError:
-        return None
-
-
-def _parse_report(data: bytes, path: Path) -> dict[str, Any] | None:
-    """A report.json's bytes, validated against its version's schema and migrated; None if invalid."""
-    try:
-        doc = json.loads(data.decode("utf-8"))
-        version = doc.get("schema_version") if isinstance(doc, dict) else None
-        validate(doc, OLD_REPORT_SCHEMAS.get(version, "report") if isinstance(version, int) else "report",
-                 where=str(path), error_cls=_InvalidReport)
-    except (UnicodeDecodeError, json.JSONDecodeError, GomatrixError):
-        return None
-    return migrate_report(doc) if isinstance(doc, dict) else None
-
-
-# Older report schemas still read (schemas/report.v<N>.schema.json), migrated on read.
-OLD_REPORT_SCHEMAS = {1: "report.v1", 2: "report.v2"}
-
-
-def migrate_report(doc: dict[str, Any]) -> dict[str, Any]:
-    """An older report document in the shape the history reads (docs/SCHEMAS.md).
-
-    1 -> 2: each benchmark result gains exact_allocs_per_op, exact_bytes_per_op, exact_iterations and
-    check (all null: version 1 measured none of them); the report gains an empty disagreements list.
-    2 -> 3 (what the history reads of it): sites become positions with per-column cells (the compiler's
-    verdict; "stack (no diagnostic)" is none; nothing measured), and since_previous entries of text
-    become {"kind": "legacy", "text": ...}.
-    """
-    if doc.get("schema_version") == 1:
-        none = {"exact_allocs_per_op": None, "exact_bytes_per_op": None, "exact_iterations": None, "check": None}
-        cases = [{**case, "benchmarks": [
-            {**bench, "results": {col: {**result, **none} for col, result in bench["results"].items()}}
-            for bench in case["benchmarks"]]} for case in doc["cases"]]
-        doc = {**doc, "schema_version": 2, "cases": cases, "disagreements": []}
-    if doc.get("schema_version") == 2:
-        def cell(verdict: dict[str, Any]) -> dict[str, Any]:
-            compiler = verdict["verdict"] if verdict["verdict"] in ("heap", "stack") else "none"
-            return {"compiler": compiler, "message": verdict["message"], "reason": verdict.get("reason"),
-                    "measured": None, "covered": False, "evidence": "no allocation profile"}
-        cases = [{**case, "sites": [
-            {"id": f"{site['file']}:{site['line']}", "file": site["file"], "line": site["line"], "column": 1,
-             "source": site["subject"], "cells": {col: cell(v) for col, v in site["verdicts"].items()}}
-            for site in case["sites"] if not _v2_parameter(site)]} for case in doc["cases"]]
-        since = [{"kind": "legacy", "text": text} for text in doc.get("since_previous", [])]
-        doc = {**doc, "schema_version": 3, "cases": cases, "since_previous": since}
-    return doc
-
-
-# Builtins the compiler names as the subject of an allocating call ("append does not escape").
-_ALLOCATING_BUILTINS = frozenset({"append", "make", "new"})
-
-
-def _v2_parameter(site: dict[str, Any]) -> bool:
-    """A version 2 site that is a function's parameter ("b does not escape"): a plain name (not append,
-    make or new) that no column put on the heap ("moved to heap: arr" and "x escapes to heap" are
-    allocation sites). Version 3 leaves parameters out of the sites, so a migrated previous report must
-    too, or each would read as a diagnostic that disappeared."""
-    subject = str(site["subject"])
-    return subject.isidentifier() and subject not in _ALLOCATING_BUILTINS and \
-        all(verdict["verdict"] != "heap" for verdict in site["verdicts"].values())
-
-
-def find_previous_report(reports_root: Path, current_run_dir: Path) -> dict[str, Any] | None:
-    """The report of the newest run older than current_run_dir that has a valid report.json.
-
-    When current_run_dir's name is not a run directory name, every run under reports_root other
-    than current_run_dir itself counts as older.
-    """
-    current_key = run_dir_key(current_run_dir.name)
-    current = _resolved(current_run_dir)
-    for run_dir in reversed(run_dirs(reports_root)):
-        key = run_dir_key(run_dir.name)
-        assert key is not None
-        if _resolved(run_dir) == current or (current_key is not None and key >= current_key):
-            continue
-        report = load_report(run_dir)
-        if report is not None:
-            return report
-    return None
-
-
-def _resolved(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except OSError:
-        return path.absolute()
-
-
-# ---------------------------------------------------------------- changes since the previous run
 
 
 class SinceKind(enum.Enum):
@@ -194,7 +48,6 @@ class SinceChange:
     @property
     def is_change(self) -> bool:
         return self.kind not in (SinceKind.FIRST_RUN, SinceKind.NONE, SinceKind.FIRST_PROFILE)
-
 
 
 def changes_since(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[SinceChange]:
@@ -396,105 +249,3 @@ def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[S
     return _grouped(SinceKind.ALLOCS, entries, _order(current))
 
 
-# ---------------------------------------------------------------- reports/index.md
-
-
-def index_row(run_name: str, report: dict[str, Any]) -> list[str]:
-    """The index.md row of one run, from its own report alone (so that it can be cached by the report)."""
-    versions = sorted({c["go_version"] for c in report["columns"]}, key=version_key)
-    arches = sorted({c["arch"] for c in report["columns"]})
-    statuses = {status: 0 for status in STATUSES}
-    for cell in report["cells"]:
-        statuses[cell["status"]] = statuses.get(cell["status"], 0) + 1
-    claims_changed = sum(1 for case in report["cases"] for claim in case["claims"]
-                         if claim.get("flips") or claim.get("changes"))
-    since = report.get("since_previous")
-    # The report's own list, as its reader sees it; a dash for a first run or a report without one.
-    legacy = ("First run: nothing to compare with.", "No changes.")
-    kinds = [item.get("kind") for item in since or []]
-    if not since or "first-run" in kinds or any(item.get("text") == legacy[0] for item in since):
-        changed = "–"
-    else:
-        quiet = ("none", "first-run", "first-profile")  # entries that say there is nothing to list
-        changed = str(len([item for item in since
-                           if item.get("kind") not in quiet and item.get("text") not in legacy]))
-    return [
-        f"[{run_name}]({run_name}/report.md)",
-        md_text(", ".join(versions)) or "–",
-        ", ".join(arches) or "–",
-        md_text(", ".join(case["name"] for case in report["cases"])) or "–",
-        "/".join(str(statuses[s]) for s in STATUSES),
-        str(claims_changed),
-        changed,
-    ]
-
-
-# Part of every cached row's key: bump it when index_row's output changes.
-INDEX_ROW_VERSION = "2"
-INDEX_CACHE_KEEP_DAYS = 30  # cached rows not used for this long are removed when a new one is stored
-
-
-def _cached_row(run_dir: Path, cache_dir: Path | None) -> list[str] | None:
-    """index_row of run_dir's report, None when it has no valid one.
-
-    Validating a report is the dear part (about 75 ms for 70 cells), and every run rewrites the index
-    from every earlier run's report. With cache_dir the row (or "no valid report") is kept by a hash of
-    the run's name and report.json's bytes, so a report is validated again only when it changes.
-    """
-    path = run_dir / "report.json"
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if cache_dir is None:
-        report = _parse_report(data, path)
-        return index_row(run_dir.name, report) if report is not None else None
-    digest = hashlib.sha256(f"{INDEX_ROW_VERSION}\0{run_dir.name}\0".encode() + data).hexdigest()
-    entry = cache_dir / f"{digest}.json"
-    cached = read_entry(entry)
-    if cached is not None:
-        try:
-            row = json.loads(cached)["row"]
-            if row is None or (isinstance(row, list) and len(row) == len(INDEX_HEADERS)
-                               and all(isinstance(v, str) for v in row)):
-                touch_entry(entry)
-                return row
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-            pass  # unreadable: work it out again
-    report = _parse_report(data, path)
-    row = index_row(run_dir.name, report) if report is not None else None
-    store_entry(entry, json.dumps({"row": row}, ensure_ascii=False) + "\n", days=INDEX_CACHE_KEEP_DAYS)
-    return row
-
-
-def index_rows(reports_root: Path, cache_dir: Path | None = None) -> list[list[str]]:
-    """One row per run with a valid report, newest first (the table of index.md)."""
-    rows = [row for row in (_cached_row(run_dir, cache_dir) for run_dir in run_dirs(reports_root)) if row]
-    rows.reverse()
-    return rows
-
-
-INDEX_HEADERS = ["run", "Go versions", "arches", "cases", "cells ok/failed/skipped/timeout", "claims changed",
-                 "changed since previous"]
-
-
-def write_index(reports_root: Path, cache_dir: Path | None = None) -> Path:
-    """Write reports_root/index.md (atomically): every run with a valid report, newest first.
-
-    cache_dir (if given) keeps each run's row between calls (see _cached_row)."""
-    rows = index_rows(reports_root, cache_dir)
-    lines = [
-        "# gomatrix runs",
-        "",
-        "Every run with a valid report, newest first. *claims changed*: claims whose verdict differs between "
-        "Go versions within that run; *changed since previous*: entries in its \"changes since the previous "
-        "run\" list (– for the first run).",
-        "",
-    ]
-    if rows:
-        lines.append(tabulate(rows, headers=INDEX_HEADERS, tablefmt="github", disable_numparse=True))
-    else:
-        lines.append("No runs with a valid report yet.")
-    path = reports_root / INDEX_NAME
-    write_atomic(path, "\n".join(lines) + "\n")
-    return path
