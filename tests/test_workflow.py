@@ -1,4 +1,4 @@
-"""The nightly workflow: actionlint-clean, scheduled, and calling only options that exist."""
+"""The nightly workflow: actionlint- and zizmor-clean, hardened, scheduled, and calling only options that exist."""
 
 from __future__ import annotations
 
@@ -32,11 +32,42 @@ def test_schedule_dispatch_and_the_pipeline_jobs() -> None:
     assert jobs["publish"]["permissions"] == {"contents": "write"}
 
 
-def test_every_invoke_option_the_workflow_uses_exists() -> None:
+def test_every_gomatrix_option_the_workflow_uses_exists() -> None:
     text = WORKFLOW.read_text()
-    for task, options in {"matrix": {"--runner", "--arches", "--shard", "--out"}, "merge": {"--out"}}.items():
-        used = set(re.findall(r"--[a-z-]+", " ".join(re.findall(rf"invoke {task}[^\n]*(?:\n\s+--[^\n]*)*", text))))
+    for task, options in {"matrix": {"--runner", "--arches", "--shard", "--out"}, "merge": {"--out"},
+                          "versions": {"--json"}}.items():
+        used = set(re.findall(r"--[a-z-]+", " ".join(re.findall(rf"gomatrix {task}[^\n]*(?:\n\s+--[^\n]*)*", text))))
         assert options <= used, (task, used)
         helptext = invoke("--help", task).stdout
         for option in used:
-            assert option in helptext, f"`invoke {task}` has no {option}"
+            assert option in helptext, f"`gomatrix {task}` has no {option}"
+
+
+def test_zizmor_finds_nothing() -> None:
+    """Pinned actions, no kept credentials, no template expansion in scripts, least permissions."""
+    zizmor = shutil.which("zizmor")
+    assert zizmor, "zizmor comes with the test extra (pip install -e '.[test]')"
+    result = subprocess.run([zizmor, "--offline", "--no-progress", str(WORKFLOW)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_hardening_holds_job_by_job() -> None:
+    doc = yaml.safe_load(WORKFLOW.read_text())
+    assert doc["permissions"] == {} and doc["concurrency"]["cancel-in-progress"] is False
+    for name, job in doc["jobs"].items():
+        assert 0 < job["timeout-minutes"] <= 180, name
+        assert set(job["permissions"]) == {"contents"}, name
+        for step in job["steps"]:
+            uses = step.get("uses")
+            if uses:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), (name, uses)  # a commit, not a tag
+            if uses and uses.startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+            assert "${{" not in step.get("run", ""), (name, step.get("run"))
+    writers = [name for name, job in doc["jobs"].items() if job["permissions"]["contents"] == "write"]
+    assert writers == ["publish"]
+    text = WORKFLOW.read_text()
+    for line in text.splitlines():  # every pinned action says which release it is
+        if "uses:" in line and "@" in line:
+            assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
