@@ -81,6 +81,7 @@ def test_help_and_version_work_everywhere(args: list[str], tmp_path: Path) -> No
     (["matrix", "--json"], "--json goes with --dry-run"),
     (["matrix", "--shard", "4/3"], "bad shard '4/3'"),
     (["matrix", "--benchtime", "fast"], "--benchtime: 'fast' does not match"),
+    (["merge", "no-such-run"], "no such directory: no-such-run (in command line (merge))"),
 ])
 def test_usage_errors_are_one_paragraph_with_exit_2(args: list[str], expected: str, tmp_path: Path) -> None:
     text = one_paragraph_error(gomatrix(*args, cwd=tmp_path), 2)

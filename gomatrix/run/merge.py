@@ -160,8 +160,12 @@ def partial_report(run_dir: Path, cases: Sequence[Case], reports_root: Path, mis
 
 def merge_dirs(inputs: Sequence[Path], cases_dir: Path | None, *, out: Path | None = None,
                log: Log = print) -> Path:
-    """`invoke merge`: rebuild one run's report in place, or (with out) merge the cells of several runs,
+    """`gomatrix merge`: rebuild one run's report in place, or (with out) merge the cells of several runs,
     shards or machines into a new run under out, listing the planned cells nobody delivered."""
+    missing = [str(path) for path in inputs if not path.is_dir()]
+    if missing:
+        raise ConfigError(f"no such directory: {', '.join(missing)}", where="command line (merge)",
+                          fix="Pass run directories (holding cells/) or shards' --out directories; quote globs.")
     cases: list[Case] = []
     if cases_dir is not None and cases_dir.is_dir():
         cases = discover_cases(cases_dir)
