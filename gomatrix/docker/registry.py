@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import http.client
 import json
 import re
+import time
 import urllib.parse
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,10 @@ MEDIA_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CHUNK = 1 << 20  # bytes per read/write of blob transfers
+DOCKER_HUB = "registry-1.docker.io"
+RATE_LIMIT_ATTEMPTS = 4  # a request answered HTTP 429 is sent at most this often (one try, three retries)
+RETRY_AFTER_CAP = 60.0  # seconds: a longer Retry-After is not waited out (the error says to wait instead)
+_REPOSITORY_PATH = re.compile(r"^/v2/(.+?)/(?:manifests|blobs|tags)/")
 
 
 def sha256_digest(data: bytes) -> str:
@@ -30,6 +37,24 @@ def _is_loopback(netloc: str) -> bool:
     return host in ("localhost", "[::1]", "::1") or host.startswith("127.")
 
 
+def retry_wait(retry_after: str | None, attempt: int, cap: float = RETRY_AFTER_CAP) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, ...) after an HTTP 429: the server's
+    Retry-After (seconds or an HTTP date), else 1, 2, 4 ... s; never negative, never above `cap`."""
+    wait = float(2 ** (attempt - 1))
+    text = (retry_after or "").strip()
+    if text.isdigit():
+        wait = float(text)
+    elif text:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            pass  # unreadable: keep the backoff
+        else:
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            wait = (when - datetime.now(UTC)).total_seconds()
+    return min(max(wait, 0.0), cap)
+
+
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -37,11 +62,69 @@ class Response:
     body: bytes
 
 
-class RegistryClient:
-    """Minimal Registry HTTP API v2 client over http.client: anonymous bearer tokens (Docker Hub) and
-    plain HTTP (loopback registries)."""
+@dataclass(frozen=True)
+class BearerChallenge:
+    """A registry's `WWW-Authenticate: Bearer realm=...,service=...,scope=...` (scope may be empty, e.g. on /v2/,
+    or several space-separated scopes, e.g. for a cross-repository mount)."""
 
-    def __init__(self, registry: str, timeout: float = 300.0) -> None:
+    realm: str
+    service: str
+    scope: str
+
+    @classmethod
+    def parse(cls, header: str) -> BearerChallenge | None:
+        scheme, _, rest = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        params = {key.lower(): value for key, value in re.findall(r'(\w+)="([^"]*)"', rest)}
+        return cls(params.get("realm", ""), params.get("service", ""), params.get("scope", ""))
+
+    def token_url(self) -> str:
+        query = [("service", self.service)] if self.service else []
+        query += [("scope", scope) for scope in self.scope.split()]
+        separator = "&" if "?" in self.realm else "?"
+        return self.realm + (separator + urllib.parse.urlencode(query) if query else "")
+
+
+def _exchange(url: str, method: str, path: str, *, body: bytes | Any, headers: dict[str, str],
+              timeout: float) -> Response:
+    """One HTTP request on a fresh connection (plain or TLS by the URL's scheme); network errors propagate."""
+    scheme, netloc = url.split("://", 1)
+    if scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(netloc, timeout=timeout, blocksize=CHUNK)
+    else:
+        conn = http.client.HTTPConnection(netloc, timeout=timeout, blocksize=CHUNK)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def _rewinder(body: bytes | Any) -> Callable[[], bool]:
+    """Whether (and how) a request body can be sent again: bytes always, a file by seeking back."""
+    if body is None or isinstance(body, bytes | bytearray):
+        return lambda: True
+    try:
+        start = body.tell()
+    except (AttributeError, OSError):
+        return lambda: False
+
+    def rewind() -> bool:
+        body.seek(start)
+        return True
+
+    return rewind
+
+
+class RegistryClient:
+    """Minimal Registry HTTP API v2 client over http.client: anonymous bearer tokens (Docker Hub's token
+    flow), patience with HTTP 429, and plain HTTP (loopback registries)."""
+
+    def __init__(self, registry: str, timeout: float = 300.0, *, rate_limit_attempts: int = RATE_LIMIT_ATTEMPTS,
+                 retry_after_cap: float = RETRY_AFTER_CAP) -> None:
         text = registry.strip().rstrip("/")
         scheme = "http"
         if "://" in text:
@@ -54,52 +137,117 @@ class RegistryClient:
             self.scheme = scheme = "https"  # only loopback registries are spoken to in plain HTTP
         self.timeout = timeout
         self.url = f"{scheme}://{text}"
-        self._token: str | None = None
-
-    def _conn(self) -> http.client.HTTPConnection:
-        if self.scheme == "https":
-            return http.client.HTTPSConnection(self.netloc, timeout=self.timeout, blocksize=CHUNK)
-        return http.client.HTTPConnection(self.netloc, timeout=self.timeout, blocksize=CHUNK)
+        self.rate_limit_attempts = max(1, rate_limit_attempts)
+        self.retry_after_cap = retry_after_cap
+        # Tokens are scoped (repository:NAME:pull): one per challenge, reused when the registry asks for the
+        # same scope again, and sent up front on later requests for the same repository.
+        self._tokens_by_challenge: dict[BearerChallenge, str] = {}
+        self._tokens_by_repository: dict[str, str] = {}
 
     def request(
         self, method: str, path: str, *, body: bytes | Any = None, headers: dict[str, str] | None = None
     ) -> Response:
-        """One request; a 401 with a Bearer challenge gets an anonymous token and is sent once more."""
+        """One request. A 401 with a Bearer challenge gets an anonymous token for the challenge's scope
+        (re-asked when the scope differs or the token sent was refused) and is sent once more; a 429 is
+        waited out a bounded number of times (RegistryError when it persists)."""
+        match = _REPOSITORY_PATH.match(path)
+        repository = match.group(1) if match else ""
+        rewind = _rewinder(body)
         sent = dict(headers or {})
-        if self._token:
-            sent["Authorization"] = f"Bearer {self._token}"
-        response = self._send(method, path, body=body, headers=sent)
-        challenge = response.headers.get("www-authenticate", "")
-        if response.status == 401 and challenge.lower().startswith("bearer ") and body is None:
-            self._token = self._anonymous_token(challenge)
-            sent["Authorization"] = f"Bearer {self._token}"
-            response = self._send(method, path, body=body, headers=sent)
+        token = self._tokens_by_repository.get(repository)
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        where = f"{method} {self.url}{path}"
+
+        def attempt() -> Response:
+            return self._send(method, path, body=body, headers=sent)
+
+        response = self._patiently(self._registry_name(), where, attempt, rewind)
+        challenge = BearerChallenge.parse(response.headers.get("www-authenticate", ""))
+        if response.status == 401 and challenge is not None and rewind():
+            token = self._token_for(challenge, refused=token)
+            self._tokens_by_repository[repository] = token
+            sent["Authorization"] = f"Bearer {token}"
+            response = self._patiently(self._registry_name(), where, attempt, rewind)
         return response
 
-    def _anonymous_token(self, challenge: str) -> str:
-        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
-        realm = params.pop("realm", "")
-        if not realm.startswith("https://") and not realm.startswith("http://"):
-            raise RegistryError(f"unusable auth challenge from {self.url}: {challenge}", where=self.url)
-        url = realm + "?" + urllib.parse.urlencode(params)
+    def _registry_name(self) -> str:
+        return f"Docker Hub ({self.netloc})" if self.netloc == DOCKER_HUB else f"the registry {self.netloc}"
+
+    def _patiently(self, who: str, where: str, attempt: Callable[[], Response], rewind: Callable[[], bool]) -> Response:
+        """attempt() until it is not answered HTTP 429, waiting as the server asks (capped), at most
+        rate_limit_attempts times; then a RegistryError that says who limited us and what to do."""
+        waited = 0.0
+        for number in range(1, self.rate_limit_attempts + 1):
+            response = attempt()
+            if response.status != 429:
+                return response
+            asked = response.headers.get("retry-after")
+            if number == self.rate_limit_attempts or not rewind():
+                break
+            pause = retry_wait(asked, number, self.retry_after_cap)
+            time.sleep(pause)
+            waited += pause
+        detail = response.body[:300].decode("utf-8", "replace").strip()
+        wait_hint = f"it asked for Retry-After: {asked.strip()}" if asked else "it gave no Retry-After"
+        raise RegistryError(
+            f"rate limited: {who} answered HTTP 429 Too Many Requests to all {number} attempts "
+            f"({waited:.0f} s waited between them, {wait_hint})" + (f": {detail}" if detail else ""),
+            where=where,
+            fix="Wait for the limit to reset and rerun, or read from a mirror instead: "
+            "`python -m gomatrix.mirror.images VERSIONS --registry 127.0.0.1:5000` puts golang images in a local "
+            "registry (images/README.md), then pass --image 127.0.0.1:5000/golang:{version}. Docker Hub limits "
+            "anonymous pulls per IP address; `docker login` raises the limit for the docker runner's own pulls, "
+            "but these registry reads stay anonymous",
+        )
+
+    def _token_for(self, challenge: BearerChallenge, refused: str | None) -> str:
+        """The token for this challenge: the one already held for its scope, unless that is the one the
+        registry just refused (expired), else a new anonymous one from the realm."""
+        held = self._tokens_by_challenge.get(challenge)
+        if held and held != refused:
+            return held
+        token = self._anonymous_token(challenge)
+        self._tokens_by_challenge[challenge] = token
+        return token
+
+    def _anonymous_token(self, challenge: BearerChallenge) -> str:
+        realm = challenge.realm
+        parts = urllib.parse.urlsplit(challenge.token_url())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RegistryError(f"unusable auth challenge from {self.url}: realm {realm!r}", where=self.url,
+                                fix="the registry's auth configuration is broken: tell its operator")
+        base = f"{parts.scheme}://{parts.netloc}"
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        where = f"GET {base}{target}"
+
+        def attempt() -> Response:
+            try:
+                return _exchange(base, "GET", target, body=None, headers={}, timeout=self.timeout)
+            except (OSError, http.client.HTTPException) as exc:
+                raise RegistryError(f"cannot get an anonymous token from {realm} for {self.url}: {exc}",
+                                    where=where, fix="check the network, or use a registry without auth") from None
+
+        answer = self._patiently(f"the token service {realm} (for {self.netloc})", where, attempt, lambda: True)
+        if answer.status != 200:
+            detail = answer.body[:300].decode("utf-8", "replace").strip()
+            raise RegistryError(f"the token service {realm} refused an anonymous token for scope "
+                                f"{challenge.scope or '(none)'}: HTTP {answer.status} {detail}", where=where,
+                                fix="check the repository name (private repositories need a login, which this "
+                                "tool does not do), or use a registry without auth")
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as answer:
-                data = json.loads(answer.read())
-        except (OSError, ValueError) as exc:
-            raise RegistryError(f"cannot get an anonymous token from {realm}: {exc}", where=self.url,
-                                fix="check the network, or use a registry without auth") from None
-        token = data.get("token") or data.get("access_token")
-        if not isinstance(token, str):
-            raise RegistryError(f"no token in the answer of {realm}", where=self.url)
+            data = json.loads(answer.body)
+            token = data.get("token") or data.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"no token in the answer of {realm}", where=where,
+                                fix="the token service answered without a token: tell the registry's operator")
         return token
 
     def _send(self, method: str, path: str, *, body: bytes | Any, headers: dict[str, str]) -> Response:
-        conn = self._conn()
         try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            data = resp.read()
-            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+            return _exchange(self.url, method, path, body=body, headers=headers, timeout=self.timeout)
         except (OSError, http.client.HTTPException) as exc:
             raise RegistryError(
                 f"cannot reach the registry at {self.url} ({exc.__class__.__name__}: {exc})",
@@ -108,14 +256,13 @@ class RegistryClient:
                 "127.0.0.1:5000), or by hand `docker-registry serve CONFIG.yml` with a config listening on "
                 "127.0.0.1:5000 and no auth (see images/README.md)",
             ) from exc
-        finally:
-            conn.close()
 
     def _fail(self, what: str, r: Response, where: str) -> RegistryError:
         detail = r.body[:400].decode("utf-8", "replace").strip()
         fix = "check the registry's log"
         if r.status == 401:
-            fix = "this tool pushes without credentials: use a registry with no auth (see images/README.md)"
+            fix = ("this tool reads and pushes anonymously: the repository may be private or missing, or pushing "
+                   "needs a login; push to a registry with no auth (see images/README.md)")
         return RegistryError(f"{what}: HTTP {r.status} {detail}", where=where, fix=fix)
 
     def ping(self) -> None:

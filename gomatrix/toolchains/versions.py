@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gomatrix.core.errors import RegistryError
-from gomatrix.docker.registry import MEDIA_LIST, MEDIA_OCI_INDEX, RegistryClient
+from gomatrix.docker.registry import DOCKER_HUB, MEDIA_LIST, MEDIA_OCI_INDEX, RegistryClient
 from gomatrix.toolchains.providers import is_minor, version_tuple
 
-DOCKER_HUB = "registry-1.docker.io"
+# What users write for Docker Hub; its Registry API answers only at DOCKER_HUB (docker.io serves the website).
+DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", DOCKER_HUB)
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,17 @@ class ResolvedVersion:
 
 
 def split_template(template: str) -> tuple[str, str, str]:
-    """'golang:{version}' -> ('registry-1.docker.io', 'library/golang', '{version}');
-    '127.0.0.1:5000/golang:{version}' -> ('127.0.0.1:5000', 'golang', '{version}')."""
+    """'golang:{version}', 'docker.io/golang:{version}', 'index.docker.io/library/golang:{version}' ->
+    ('registry-1.docker.io', 'library/golang', '{version}') as docker itself maps them (Docker Hub's API host,
+    official images under library/); '127.0.0.1:5000/golang:{version}' -> ('127.0.0.1:5000', 'golang', '{version}')."""
     name, _, tag = template.rpartition(":")
     if not name or "/" in tag:
         raise RegistryError(f"the image template {template!r} has no tag", where="--image",
                             fix="Write it as REPOSITORY:{version}, e.g. golang:{version}.")
     first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
+    if rest and first in DOCKER_HUB_NAMES:
+        name = rest
+    elif rest and ("." in first or ":" in first or first == "localhost"):
         return first, rest, tag
     return DOCKER_HUB, name if "/" in name else f"library/{name}", tag
 
