@@ -98,6 +98,8 @@ MATRIX_HELP.update({
     "accept_failures": "exit 0 even when cells end failed or timeout (default: exit 9 naming them; cells a "
                        "case.yaml lists under expected_failures never count)",
     "dry_run": "print the plan (cells, image or toolchain, shard) and run nothing",
+    "plan": "a plan file from `gomatrix plan`: run exactly its versions and digest-pinned images, on its arches "
+            "or some of them (every shard of a nightly passes the same file; merge refuses shards of different plans)",
     "json": "with --dry-run: the plan as JSON, for scripts and workflows",
 })
 
@@ -107,7 +109,7 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
            cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: str = "",
            timeout: str = "", runner: str = "", jobs: str = "", emulation: str = "", isolation: str = "",
            force: bool = False, resume: str = "", shard: str = "", accept_failures: bool = False,
-           dry_run: bool = False, json: bool = False) -> None:
+           dry_run: bool = False, json: bool = False, plan: str = "") -> None:
     """Run every Go version x arch x case and write the cross-version report.
 
     Exit status: 0 when every cell ended ok or skipped (or failed as its case.yaml expects), 9 when a
@@ -116,20 +118,30 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
     """
     from gomatrix.plan.cells import parse_shard
     from gomatrix.run.matrix import dry_run_plan, run_matrix
+    from gomatrix.run.pin import load_plan
 
     def action() -> None:
-        loaded = _load(config, versions=versions, arches=arches, cases=cases, cases_dir=cases_dir, image=image,
-                       out=out, benchtime=benchtime, count=count, timeout=timeout, runner=runner, jobs=jobs,
+        pinned = load_plan(Path(plan)) if plan else None
+        if pinned is not None and (versions or image):
+            raise ConfigError("--plan decides the versions and images", where="command line",
+                              fix="Leave out --versions and --image, or plan again with them.")
+        if pinned is not None and arches and not set(split_list(arches)) <= set(pinned["arches"]):
+            raise ConfigError(f"--arches {arches}: the plan has only {', '.join(pinned['arches'])}",
+                              where="command line", fix="Pick arches of the plan (a shard may run fewer).")
+        loaded = _load(config, versions=versions or (",".join(pinned["versions"]) if pinned else ""),
+                       arches=arches or (",".join(pinned["arches"]) if pinned else ""), cases=cases,
+                       cases_dir=cases_dir, image=image or (pinned["image"] if pinned else ""), out=out,
+                       benchtime=benchtime, count=count, timeout=timeout, runner=runner, jobs=jobs,
                        emulation=emulation, isolation=isolation, accept_failures=accept_failures or None)
         chosen_shard = parse_shard(shard) if shard else None
         if json and not dry_run:
             raise ConfigError("--json goes with --dry-run", where="command line",
                               fix="Add --dry-run to print the plan as JSON.")
         if dry_run:
-            _print_plan(dry_run_plan(loaded, shard=chosen_shard), as_json=json)
+            _print_plan(dry_run_plan(loaded, shard=chosen_shard, plan=pinned), as_json=json)
             return
         summary = run_matrix(loaded, log=print_line, force=force, resume=Path(resume) if resume else None,
-                             shard=chosen_shard)
+                             shard=chosen_shard, plan=pinned)
         for failure in summary.failures:
             if failure.expected is not None:
                 print_line(f"gomatrix: {failure.key} {failure.status}, as its case expects: {failure.expected}")
@@ -159,6 +171,25 @@ def _print_plan(plan: dict[str, Any], *, as_json: bool) -> None:
     print(f"gomatrix: {len(plan['cells'])} cells{shard} ({plan['source']}), runner {plan['runner']}")
     rows = [[cell["key"], cell["image"], cell["toolchain"]] for cell in plan["cells"]]
     print(tabulate(rows, headers=["cell", "image (docker runner)", "toolchain (host runner)"], tablefmt="plain"))
+
+
+@task(auto_shortflags=False, help={
+    "config": MATRIX_HELP["config"], "image": MATRIX_HELP["image"], "versions": MATRIX_HELP["versions"],
+    "arches": MATRIX_HELP["arches"], "out": "the plan file to write (default: plan.json)"})
+def plan(c: Context, config: str = "", image: str = "", versions: str = "", arches: str = "",
+         out: str = "plan.json") -> None:
+    """Resolve each Go version to its patch and pin each image by digest, once, for every shard to run."""
+    from gomatrix.core.files import write_json_atomic
+    from gomatrix.run.pin import make_plan
+
+    def action() -> None:
+        made = make_plan(_load(config, versions=versions, arches=arches, image=image))
+        write_json_atomic(made, Path(out))
+        for version, ref in made["images"].items():
+            print_line(f"gomatrix plan: go{version} -> {ref}")
+        print_line(f"gomatrix plan: {out} ({made['digest']})")
+
+    user_errors(action)
 
 
 @task(auto_shortflags=False, help={
@@ -278,7 +309,7 @@ def collection(*extra: Any) -> Collection:
     images.add_task(mirror)
     cases_tasks = Collection("cases")
     cases_tasks.add_task(extract)
-    return Collection(matrix, merge, nightly, versions, clean, images, cases_tasks, *extra)
+    return Collection(matrix, plan, merge, nightly, versions, clean, images, cases_tasks, *extra)
 
 
 ns = collection()

@@ -34,8 +34,8 @@ def test_schedule_dispatch_and_the_pipeline_jobs() -> None:
 
 def test_every_gomatrix_option_the_workflow_uses_exists() -> None:
     text = WORKFLOW.read_text()
-    for task, options in {"matrix": {"--runner", "--arches", "--shard", "--out"}, "merge": {"--out"},
-                          "versions": {"--json"}}.items():
+    for task, options in {"matrix": {"--runner", "--plan", "--arches", "--shard", "--out"}, "merge": {"--out"},
+                          "plan": {"--out"}}.items():
         used = set(re.findall(r"--[a-z-]+", " ".join(re.findall(rf"gomatrix {task}[^\n]*(?:\n\s+--[^\n]*)*", text))))
         assert options <= used, (task, used)
         helptext = invoke("--help", task).stdout

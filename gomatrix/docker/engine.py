@@ -189,7 +189,7 @@ class DockerEngine:
             # look-up (the local tag follows the last pull): look again until the architecture fits.
             for _attempt in range(3):
                 digest = self._pull_stream(repository, tag, platform)
-                image = self._client.images.get(f"{repository}:{tag}")
+                image = self._client.images.get(_local_name(repository, tag))
                 if image.attrs.get("Architecture") == wanted_arch:
                     break
         except docker.errors.NotFound as exc:
@@ -374,11 +374,20 @@ def _transient(message: str) -> bool:
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
-    """'127.0.0.1:5000/golang:1.24' -> ('127.0.0.1:5000/golang', '1.24'); a missing tag is 'latest'."""
+    """'127.0.0.1:5000/golang:1.24' -> ('127.0.0.1:5000/golang', '1.24'); a missing tag is 'latest'; a
+    pinned 'repo:tag@sha256:...' -> ('repo', 'sha256:...'): the digest is what is pulled."""
+    name, at, digest = ref.partition("@")
+    if at:
+        return _split_ref(name)[0], digest
     name, sep, tag = ref.rpartition(":")
     if sep and "/" not in tag:
         return name, tag
     return ref, "latest"
+
+
+def _local_name(repository: str, tag: str) -> str:
+    """How the daemon names what was pulled: repo:tag, or repo@sha256:... for a digest."""
+    return f"{repository}@{tag}" if tag.startswith("sha256:") else f"{repository}:{tag}"
 
 
 def _api_message(exc: docker.errors.APIError) -> str:

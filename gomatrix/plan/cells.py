@@ -23,6 +23,11 @@ class Cell:
     version: str  # as planned: exact patch or minor
     arch: str
     image_ref: str
+    pinned: tuple[tuple[str, str], ...] = ()  # (arch, image reference by digest) of a pinned plan
+
+    def image_for(self, arch: str) -> str:
+        """The image to pull for arch (a cross cell compiles in the native one): pinned, or the tag."""
+        return dict(self.pinned).get(arch, self.image_ref)
 
     @property
     def key(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import threading
@@ -176,14 +177,16 @@ def _stopping_on_signals(stop: threading.Event, runner: Runner, log: Log) -> Ite
             signal.signal(sig, old)
 
 
-def dry_run_plan(config: MatrixConfig, *, shard: tuple[int, int] | None = None) -> dict[str, Any]:
+def dry_run_plan(config: MatrixConfig, *, shard: tuple[int, int] | None = None,
+                 plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What `matrix` would run, without running or contacting anything: the cells (after --shard), each
     with the image the Docker runner would use and the toolchain the host runner would use."""
     cases = discover_cases(config.cases_dir, config.cases)
-    cells = plan_cells(config, cases)
+    cells = pinned_cells(plan_cells(config, cases), plan)
     if shard is not None:
         cells = select_shard(cells, shard, _recorded_costs(config.out), host_arch())
     return {
+        "plan": plan["digest"] if plan is not None else None,
         "source": config.source,
         "runner": config.runner,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,
@@ -196,9 +199,18 @@ def dry_run_plan(config: MatrixConfig, *, shard: tuple[int, int] | None = None) 
     }
 
 
+def pinned_cells(cells: Sequence[Cell], plan: Mapping[str, Any] | None) -> list[Cell]:
+    """The cells with the plan's pinned image for their version (gomatrix plan), or as they are."""
+    if plan is None:
+        return list(cells)
+    return [dataclasses.replace(cell, image_ref=plan["images"][cell.version].get(cell.arch, cell.image_ref),
+                                pinned=tuple(sorted(plan["images"][cell.version].items()))) for cell in cells]
+
+
 def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
                engine_factory: Callable[[], DockerEngine] = DockerEngine.connect,
-               resume: Path | None = None, shard: tuple[int, int] | None = None) -> RunSummary:
+               resume: Path | None = None, shard: tuple[int, int] | None = None,
+               plan: Mapping[str, Any] | None = None) -> RunSummary:
     """`invoke matrix`: run every planned cell and write the report.
 
     resume: an earlier run directory; only its planned cells without a cell file run, into it.
@@ -206,7 +218,9 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
     finished cells are kept, a partial report lists the missing cells, and Interrupted is raised.
     """
     cases = discover_cases(config.cases_dir, config.cases)
-    cells = plan_cells(config, cases)
+    cells = pinned_cells(plan_cells(config, cases), plan)
+    if plan is not None:
+        log(f"gomatrix: plan {plan['digest'][:19]}: images pinned by digest")
     log(f"gomatrix: {len(cells)} cells = {len(config.versions)} Go versions x {len(config.arches)} arches x "
         f"{len(cases)} cases ({config.source})")
     matrix_keys = [cell.key for cell in cells]
@@ -229,7 +243,8 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
                        "started_at": utc_now()}, run_dir / RUN_FILE)
     # The cells this run was asked for: `invoke merge` lists those that no shard delivered.
     write_json_atomic({"cells": [cell.key for cell in cells], "matrix_cells": matrix_keys,
-                       "shard": f"{shard[0]}/{shard[1]}" if shard else None}, run_dir / PLAN_FILE)
+                       "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+                       "plan": plan["digest"] if plan is not None else None}, run_dir / PLAN_FILE)
     stop = threading.Event()
     with _stopping_on_signals(stop, runner, log) as received:
         if todo and not stop.is_set():

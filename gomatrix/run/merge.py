@@ -57,12 +57,20 @@ def collect(inputs: Sequence[Path], into: Path, log: Log = print) -> list[str]:
     that were planned by some input but delivered by none."""
     seen: dict[str, tuple[Path, dict[str, Any]]] = {}
     planned: set[str] = set()
+    plans: dict[str, Path] = {}  # pinned plan digest -> the first run directory that ran it
     for source in inputs:
         for run_dir in _run_dirs(source):
             plan = run_dir / PLAN_FILE
             if plan.exists():  # a shard knows the whole matrix it is a share of
                 doc = json.loads(plan.read_text(encoding="utf-8"))
                 planned.update(doc.get("matrix_cells") or doc.get("cells") or [])
+                if doc.get("plan"):
+                    plans.setdefault(str(doc["plan"]), run_dir)
+                if len(plans) > 1:
+                    raise CellFileError(
+                        "the inputs ran different plans: "
+                        + ", ".join(f"{digest[:19]} ({where})" for digest, where in plans.items()),
+                        where=str(run_dir), fix="Merge only the shards of one `gomatrix plan` (rerun the others).")
             for path in sorted((run_dir / "cells").glob("*.json")):
                 cell = read_cell(path)
                 key = cell["key"]
@@ -80,10 +88,19 @@ def collect(inputs: Sequence[Path], into: Path, log: Log = print) -> list[str]:
                 if raw.is_dir():
                     shutil.copytree(raw, into / "raw" / key, dirs_exist_ok=True)
     missing = sorted(planned - set(seen))
-    write_json_atomic({"cells": sorted(planned | set(seen))}, into / PLAN_FILE)
+    write_json_atomic({"cells": sorted(planned | set(seen)), "plan": next(iter(plans), None)}, into / PLAN_FILE)
     log(f"gomatrix: merged {len(seen)} cells from {len(inputs)} input(s)"
         + (f"; missing: {', '.join(missing)}" if missing else ""))
     return missing
+
+
+def _plan_of(run_dir: Path) -> str | None:
+    """The digest of the pinned plan the run's cells came from (its plan.json), if any."""
+    try:
+        plan = json.loads((run_dir / PLAN_FILE).read_text(encoding="utf-8")).get("plan")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return plan if isinstance(plan, str) else None
 
 
 def merge_run(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | None = None,
@@ -110,7 +127,7 @@ def merge_report(run_dir: Path, cases: Sequence[Case], *, reports_root: Path | N
     evidence = build_report(cells, cases, generated_at=utc_now(), title=title or f"gomatrix report {run_dir.name}")
     plots = write_case_plots(evidence, run_dir, cache_dir=plot_cache_dir())
     since = changes_since(find_previous_report(reports_root or run_dir.parent, run_dir), evidence)
-    report = {**evidence, "plots": plots, "since_previous": to_json(since)}
+    report = {**evidence, "plots": plots, "since_previous": to_json(since), "plan": _plan_of(run_dir)}
     validate(report, "report", where=str(run_dir / "report.json"), error_cls=CellFileError,
              fix="This is a bug in gomatrix: the merged report does not match its schema.")
     write_json_atomic(report, run_dir / "report.json")

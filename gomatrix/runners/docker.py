@@ -92,7 +92,7 @@ class DockerRunner:
         return (self._native, cell.arch) if self.strategy(cell) == Strategy.CROSS else (cell.arch,)
 
     def prepare(self, cells: list[Cell]) -> None:
-        for ref, arch in sorted({(c.image_ref, arch) for c in cells for arch in self._image_arches(c)}):
+        for ref, arch in sorted({(c.image_for(arch), arch) for c in cells for arch in self._image_arches(c)}):
             self._log(f"pulling {ref} for linux/{arch}")
             try:
                 self._images[(ref, arch)] = self._engine.pull(ref, f"linux/{arch}")
@@ -111,7 +111,7 @@ class DockerRunner:
         blocked = self._emulation.get(cell.arch)
         if blocked is not None:
             return blocked
-        image = self._images.get((cell.image_ref, arch), Unavailable(Status.FAILED, "image was not prepared"))
+        image = self._images.get((cell.image_for(arch), arch), Unavailable(Status.FAILED, "image was not prepared"))
         if isinstance(image, ImageInfo) and image.architecture != arch:
             return Unavailable(Status.SKIPPED,
                                f"{image.ref} has no linux/{arch} image (the registry served {image.architecture})")
