@@ -25,6 +25,7 @@ def test_schedule_dispatch_and_the_pipeline_jobs() -> None:
     triggers = doc[True]  # YAML 1.1 reads the key `on` as a boolean
     assert triggers["schedule"][0]["cron"] == "17 3 * * *"
     assert "workflow_dispatch" in triggers
+    assert set(triggers["workflow_dispatch"]["inputs"]) == {"versions", "shards", "native_arm64"}
     jobs = doc["jobs"]
     assert list(jobs) == ["plan", "shard", "arm64-native", "merge", "publish"]
     assert jobs["shard"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
