@@ -24,7 +24,7 @@ def pinned_ref(ref: str, digest: str) -> str:
     return f"{ref}@{digest}"
 
 
-def platform_digests(_media: str, body: bytes, _digest: str) -> dict[str, str]:
+def platform_digests(body: bytes) -> dict[str, str]:
     """arch -> the digest of its linux image, from a tag's manifest list (or OCI index). A single-image
     tag gives none: its architecture is not in its manifest, and golang tags are multi-arch."""
     doc = json.loads(body)
@@ -40,18 +40,14 @@ def make_plan(config: MatrixConfig, *, timeout: float = 30.0) -> dict[str, Any]:
     images: dict[str, dict[str, str]] = {}
     for resolved in resolve_versions(config.image, config.versions, config.arches, timeout=timeout):
         if not resolved.platforms:
-            raise ConfigError(f"go{resolved.spec} cannot be pinned: {resolved.note}", where=config.image,
-                              fix="Check the registry and the image template (--image), then plan again.")
+            raise RegistryError(f"go{resolved.spec} cannot be pinned: {resolved.note}", where=config.image,
+                                fix="Check the registry and the image template (--image), then plan again.")
         tag = resolved.ref.rpartition(":")[2]
-        try:
-            got = client.get_manifest(repository, tag)
-        except RegistryError as exc:
-            raise ConfigError(f"go{resolved.version} cannot be pinned: {exc.what}", where=resolved.ref,
-                              fix="Check the registry, then plan again.") from None
+        got = client.get_manifest(repository, tag)  # a RegistryError says what failed (exit 7)
         if got is None:
-            raise ConfigError(f"{resolved.ref} disappeared while planning", where=resolved.ref,
-                              fix="Plan again.")
-        by_arch = platform_digests(*got)
+            raise RegistryError(f"{resolved.ref} disappeared while planning", where=resolved.ref,
+                                fix="Plan again.")
+        by_arch = platform_digests(got[1])
         images[resolved.version] = {arch: pinned_ref(resolved.ref, by_arch[arch])
                                     for arch in config.arches if arch in by_arch}
     body = {"schema": PLAN_SCHEMA, "image": config.image, "versions": list(images), "arches": list(config.arches),
