@@ -34,7 +34,10 @@ def test_schedule_dispatch_and_the_pipeline_jobs() -> None:
 
 
 def test_every_gomatrix_option_the_workflow_uses_exists() -> None:
-    text = WORKFLOW.read_text()
+    # the workflow and the job scripts it runs (which the local rehearsal runs too)
+    text = WORKFLOW.read_text() + "".join(p.read_text() for p in sorted((ROOT / ".ci" / "nightly").glob("*.sh")))
+    assert "bash .ci/nightly/shard.sh" in text and "bash .ci/nightly/merge.sh" in text \
+        and "bash .ci/nightly/publish.sh" in text
     for task, options in {"matrix": {"--runner", "--plan", "--arches", "--shard", "--out"}, "merge": {"--out"},
                           "plan": {"--out"}}.items():
         used = set(re.findall(r"--[a-z-]+", " ".join(re.findall(rf"gomatrix {task}[^\n]*(?:\n\s+--[^\n]*)*", text))))
@@ -62,7 +65,7 @@ def test_hardening_holds_job_by_job() -> None:
         for step in job["steps"]:
             uses = step.get("uses")
             if uses:
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), (name, uses)  # a commit, not a tag
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40}", uses), (name, uses)  # a commit
             if uses and uses.startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False, name
             assert "${{" not in step.get("run", ""), (name, step.get("run"))
