@@ -251,7 +251,7 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
             with ghactions.group(f"gomatrix: prepare the {runner.name} runner for {len(todo)} cells"):
                 runner.prepare(todo)
         progress = Progress(len(todo))
-        cache = ResultCache(cache_root() / "results") if config.result_cache else None
+        cache = ResultCache(cache_root() / "results", log=progress.log) if config.result_cache else None
         with ghactions.group(f"gomatrix: run {len(todo)} cells"):
             try:  # also on an error: the live status line gives the terminal its cursor back
                 run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache,

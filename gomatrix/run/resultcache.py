@@ -18,6 +18,7 @@ from typing import Any
 
 from gomatrix.core.kinds import Status, Strategy
 from gomatrix.core.resources import driver_script
+from gomatrix.core.text import Log
 from gomatrix.docker.engine import ImageInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
@@ -59,8 +60,9 @@ def cacheable(outcome: CellOutcome) -> bool:
 class ResultCache:
     """cache_root/results/<key[:2]>/<key>/{outcome.json, raw/}; entries are written atomically."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, log: Log | None = None) -> None:
         self.root = root
+        self._log = log
 
     def _entry(self, key: str) -> Path:
         return self.root / key[:2] / key
@@ -69,11 +71,19 @@ class ResultCache:
         """The stored outcome (its raw files copied into raw_dir), or None."""
         entry = self._entry(key)
         try:
-            data = json.loads((entry / "outcome.json").read_text(encoding="utf-8"))
-            outcome = _outcome_from_json(data)
-        except (OSError, ValueError, KeyError, TypeError):
+            text = (entry / "outcome.json").read_text(encoding="utf-8")
+        except OSError:
+            return None  # not cached (or being replaced by another run right now)
+        try:
+            outcome = _outcome_from_json(json.loads(text))
+            shutil.copytree(entry / "raw", raw_dir, dirs_exist_ok=True)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # A damaged entry (a crash, a full disk, a hand edit) costs a rerun, never the run: the
+            # cell runs again and its result replaces the entry.
+            if self._log is not None:
+                self._log(f"gomatrix: result cache entry {entry} is unreadable ({type(exc).__name__}: {exc}); "
+                          "the cell runs again")
             return None
-        shutil.copytree(entry / "raw", raw_dir, dirs_exist_ok=True)
         return outcome
 
     def store(self, key: str, outcome: CellOutcome, raw_dir: Path) -> None:
