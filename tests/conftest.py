@@ -12,8 +12,6 @@ from typing import Any, NoReturn
 
 import pytest
 
-from gomatrix.docker.registry import MEDIA_LIST, RegistryClient
-
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "data" / "recorded"
 FIXTURE_CASES = ROOT / "tests" / "fixtures" / "cases"
@@ -118,27 +116,3 @@ def host_seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "runner host (asked for)" in result.stdout
     return only_run_dir(out)
-
-
-def copy_image(client: RegistryClient, src: str, tag: str, dst: str, dst_tag: str,
-               only_arch: str | None = None) -> None:
-    """Copy src:tag (or only its only_arch image) to dst:dst_tag in the same registry, mounting blobs."""
-    got = client.get_manifest(src, tag)
-    assert got is not None, f"{src}:{tag} must be mirrored (see .ci/provision.sh)"
-    _media, body, _digest = got
-    entries = json.loads(body)["manifests"]
-    for entry in entries:
-        arch = entry["platform"]["architecture"]
-        if only_arch and arch != only_arch:
-            continue
-        one = client.get_manifest(src, entry["digest"])
-        assert one is not None
-        media, manifest, digest = one
-        doc = json.loads(manifest)
-        for blob in [doc["config"], *doc["layers"]]:
-            mounted = client.request("POST", f"/v2/{dst}/blobs/uploads/?mount={blob['digest']}&from={src}",
-                                     headers={"Content-Length": "0"})
-            assert mounted.status in (201, 202), mounted.status
-        client.put_manifest(dst, dst_tag if only_arch else digest, media, manifest)
-    if not only_arch:
-        client.put_manifest(dst, dst_tag, MEDIA_LIST, body)

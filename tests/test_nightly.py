@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gomatrix.docker.registry import RegistryClient
 from gomatrix.run.nightly import CHANGES_EXIT_CODE
-from tests.conftest import REGISTRY, copy_image, invoke
+from tests.conftest import REGISTRY, invoke
 
 
 def test_nightly_reuses_cells_and_reports_a_new_patch(registry_images: str, tmp_path: Path) -> None:
@@ -16,7 +16,7 @@ def test_nightly_reuses_cells_and_reports_a_new_patch(registry_images: str, tmp_
     # older patch), and go1.24.11 is pushed between the second and the third night.
     repository = f"gomatrix-test/nightly-{uuid.uuid4().hex[:8]}"
     client = RegistryClient(REGISTRY)
-    copy_image(client, "golang", "1.23.9", repository, "1.24.3")
+    client.copy_image("golang", "1.23.9", repository, "1.24.3")
     args = ["nightly", "--image", f"{REGISTRY}/{repository}:{{version}}", "--versions", "1.24", "--arches", "amd64",
             "--cases", "sliceappend", "--benchtime", "50ms", "--count", "1", "--out", str(tmp_path)]
 
@@ -29,7 +29,7 @@ def test_nightly_reuses_cells_and_reports_a_new_patch(registry_images: str, tmp_
     assert "no changes since the previous run" in second.stdout
     assert second.stdout.count("from the result cache") == 1  # every cell reused
 
-    copy_image(client, "golang", "1.24.11", repository, "1.24.11")
+    client.copy_image("golang", "1.24.11", repository, "1.24.11")
     third = invoke(*args)
     assert third.returncode == CHANGES_EXIT_CODE, third.stdout[-2000:] + third.stderr[-2000:]
     assert f"{repository}:1.24.11" in third.stdout

@@ -10,7 +10,7 @@ import pytest
 from gomatrix.core.errors import RegistryError
 from gomatrix.docker.registry import RegistryClient
 from gomatrix.toolchains.versions import resolve_versions, split_template
-from tests.conftest import REGISTRY, copy_image, invoke
+from tests.conftest import REGISTRY, invoke
 
 TEST_REPO = "gomatrix-test/discovery"
 
@@ -27,8 +27,8 @@ def test_split_template() -> None:
 def discovery_repo(registry_images: str) -> str:
     """TEST_REPO holds 1.24.3 (amd64 + arm64) and 1.24.11 (amd64 only), copied from the mirror."""
     client = RegistryClient(REGISTRY)
-    copy_image(client, "golang", "1.23.9", TEST_REPO, "1.24.3")
-    copy_image(client, "golang", "1.24.11", TEST_REPO, "1.24.11", only_arch="amd64")
+    client.copy_image("golang", "1.23.9", TEST_REPO, "1.24.3")
+    client.copy_image("golang", "1.24.11", TEST_REPO, "1.24.11", only_arch="amd64")
     return f"{REGISTRY}/{TEST_REPO}:{{version}}"
 
 

@@ -44,24 +44,6 @@ def _sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def copy_tag(client: RegistryClient, src: str, tag: str) -> None:
-    """src:tag into the rehearsal repository, blobs mounted (nothing is uploaded again)."""
-    got = client.get_manifest(src, tag)
-    if got is None:
-        raise SystemExit(f"rehearsal: {src}:{tag} is not in the registry (run .ci/provision.sh)")
-    media, body, _digest = got
-    for entry in json.loads(body)["manifests"]:
-        one = client.get_manifest(src, entry["digest"])
-        assert one is not None
-        one_media, one_body, one_digest = one
-        doc = json.loads(one_body)
-        for blob in [doc["config"], *doc["layers"]]:
-            client.request("POST", f"/v2/{REPO}/blobs/uploads/?mount={blob['digest']}&from={src}",
-                           headers={"Content-Length": "0"})
-        client.put_manifest(REPO, one_digest, one_media, one_body)
-    client.put_manifest(REPO, tag, media, body)
-
-
 def push_new_patch(client: RegistryClient, tag: str, new_tag: str) -> None:
     """A new patch release, as far as the tool can tell: the same layers under a new image config (a
     label), so a new image id and new digests."""
@@ -147,7 +129,7 @@ def main() -> None:
     _run(["git", "init", "-q", "--bare", str(bare)])
     client = RegistryClient(args.registry)
     for tag in ("1.23.9", "1.24.11"):
-        copy_tag(client, "golang", tag)
+        client.copy_image("golang", tag, REPO, tag)
     nights = []
     for number in (1, 2, 3):
         if number == 3:

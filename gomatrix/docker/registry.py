@@ -340,6 +340,32 @@ class RegistryClient:
         return digest
 
 
+    def copy_image(self, src: str, tag: str, dst: str, dst_tag: str, *, only_arch: str | None = None) -> None:
+        """src:tag (or only its only_arch image, as a single-platform tag) to dst:dst_tag in this registry,
+        blobs mounted rather than uploaded again (tests and the nightly rehearsal set up repositories so)."""
+        got = self.get_manifest(src, tag)
+        if got is None:
+            raise RegistryError(f"{src}:{tag} is not in the registry", where=self.url,
+                                fix="Mirror it first (.ci/provision.sh, gomatrix images.mirror).")
+        media_list, body, _digest = got
+        for entry in json.loads(body)["manifests"]:
+            if only_arch and entry["platform"]["architecture"] != only_arch:
+                continue
+            one = self.get_manifest(src, entry["digest"])
+            if one is None:
+                raise RegistryError(f"{src}@{entry['digest']} is missing", where=self.url)
+            media, manifest, digest = one
+            doc = json.loads(manifest)
+            for blob in [doc["config"], *doc["layers"]]:
+                path = f"/v2/{dst}/blobs/uploads/?mount={blob['digest']}&from={src}"
+                mounted = self.request("POST", path, headers={"Content-Length": "0"})
+                if mounted.status not in (201, 202):
+                    raise self._fail(f"cannot mount {blob['digest']} from {src} into {dst}", mounted,
+                                     f"POST {self.url}{path}")
+            self.put_manifest(dst, dst_tag if only_arch else digest, media, manifest)
+        if not only_arch:
+            self.put_manifest(dst, dst_tag, media_list or MEDIA_LIST, body)
+
 def _platform_name(p: dict[str, Any]) -> str:
     return f"{p.get('os', '?')}/{p.get('architecture', '?')}"
 
