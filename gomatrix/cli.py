@@ -97,6 +97,8 @@ MATRIX_HELP.update({
     "shard": "I/N: run only the I-th of N balanced, deterministic shares of the cells (merge them with merge)",
     "accept_failures": "exit 0 even when cells end failed or timeout (default: exit 9 naming them; cells a "
                        "case.yaml lists under expected_failures never count)",
+    "unsandboxed": "host runner: run cells without the bubblewrap sandbox, as you, with your network and files "
+                   "(only for cases you trust; needed where no bwrap works)",
     "dry_run": "print the plan (cells, image or toolchain, shard) and run nothing",
     "plan": "a plan file from `gomatrix plan`: run exactly its versions and digest-pinned images, on its arches "
             "or some of them (every shard of a nightly passes the same file; merge refuses shards of different plans)",
@@ -109,7 +111,7 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
            cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: str = "",
            timeout: str = "", runner: str = "", jobs: str = "", emulation: str = "", isolation: str = "",
            force: bool = False, resume: str = "", shard: str = "", accept_failures: bool = False,
-           dry_run: bool = False, json: bool = False, plan: str = "") -> None:
+           unsandboxed: bool = False, dry_run: bool = False, json: bool = False, plan: str = "") -> None:
     """Run every Go version x arch x case and write the cross-version report.
 
     Exit status: 0 when every cell ended ok or skipped (or failed as its case.yaml expects), 9 when a
@@ -132,7 +134,8 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
                        arches=arches or (",".join(pinned["arches"]) if pinned else ""), cases=cases,
                        cases_dir=cases_dir, image=image or (pinned["image"] if pinned else ""), out=out,
                        benchtime=benchtime, count=count, timeout=timeout, runner=runner, jobs=jobs,
-                       emulation=emulation, isolation=isolation, accept_failures=accept_failures or None)
+                       emulation=emulation, isolation=isolation, accept_failures=accept_failures or None,
+                       unsandboxed=unsandboxed or None)
         chosen_shard = parse_shard(shard) if shard else None
         if json and not dry_run:
             raise ConfigError("--json goes with --dry-run", where="command line",

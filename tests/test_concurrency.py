@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from gomatrix.core.files import locked
 from gomatrix.core.kinds import RunnerChoice, Status
 from gomatrix.run.resultcache import ResultCache
 from gomatrix.run.rundir import new_run_dir
@@ -72,3 +75,45 @@ def test_a_damaged_cache_entry_is_reported_and_costs_only_a_rerun(tmp_path: Path
     cache.store(key, outcome, raw)  # the rerun's result replaces it
     assert cache.load(key, tmp_path / "again") == outcome
     assert cache.load("cd" * 32, tmp_path / "none") is None and len(said) == 1  # a plain miss says nothing
+
+
+def test_runs_merged_at_the_same_moment_all_reach_the_index(tmp_path: Path) -> None:
+    # Four recorded runs merged by four processes at once into one reports directory: the index and
+    # latest.md are written under a lock, so the last writer's index holds every run.
+    reports = tmp_path / "reports"
+    names = [f"2026-11-30-{i}" for i in range(2, 6)]
+    for name in names:
+        shutil.copytree(ROOT / "reports" / "2026-11-30", reports / name,
+                        ignore=shutil.ignore_patterns("report.*", "*.svg"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    merges = [subprocess.Popen([sys.executable, "-m", "gomatrix", "merge", str(reports / name)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in names]
+    for merge in merges:
+        out, err = merge.communicate(timeout=900)
+        assert merge.returncode == 0, out[-2000:] + err[-2000:]
+    index = (reports / "index.md").read_text()
+    assert all(f"{name}/report.md" in index for name in names), index
+    latest = (reports / "latest.md").read_text()
+    assert any(f"copy of {name}/report.md" in latest for name in names)
+    assert sorted(p.name for p in reports.iterdir()) == sorted([*names, "index.md", "latest.md"])  # no lock file
+
+
+def test_the_reports_lock_is_exclusive(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    held = context.Event()
+    holder = context.Process(target=_hold, args=(str(tmp_path), held))
+    holder.start()
+    assert held.wait(30)
+    start = time.monotonic()
+    with locked(tmp_path):
+        waited = time.monotonic() - start
+        assert (tmp_path / "released").exists()  # only after the other process let go
+    holder.join(30)
+    assert waited > 0
+
+
+def _hold(directory: str, held: multiprocessing.synchronize.Event) -> None:
+    with locked(Path(directory)):
+        held.set()
+        time.sleep(1)
+        (Path(directory) / "released").touch()

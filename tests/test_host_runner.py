@@ -13,6 +13,7 @@ from gomatrix.plan.cases import discover_cases
 from gomatrix.plan.cells import plan_cells
 from gomatrix.plan.config import cli_overrides, load_config
 from gomatrix.runners.host import HostRunner
+from gomatrix.runners.sandbox import Bubblewrap, find_bubblewrap
 from gomatrix.toolchains.providers import GoBinProvider, LocalProvider
 from tests.conftest import FIXTURE_CASES, ROOT, SEED_CASES, TEST_VERSIONS, invoke, load_cells, only_run_dir
 
@@ -102,7 +103,9 @@ def test_without_an_emulator_arm64_cells_are_skipped_with_the_hint(tmp_path: Pat
     config = load_config(ROOT / "matrix.yaml", cli_overrides(versions=TEST_VERSIONS[1], arches="amd64,arm64",
                                                              cases="sliceappend", benchtime="10ms", count=1))
     cells = plan_cells(config, discover_cases(config.cases_dir, config.cases))
-    runner = HostRunner(config, [LocalProvider(search=()), GoBinProvider()], log=lambda _: None,
+    sandbox = find_bubblewrap()
+    assert isinstance(sandbox, Bubblewrap), sandbox
+    runner = HostRunner(config, [LocalProvider(search=()), GoBinProvider()], sandbox=sandbox, log=lambda _: None,
                         cache_dir=tmp_path / "cache")
     runner.prepare(cells)
     outcomes = {}

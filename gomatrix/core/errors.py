@@ -60,6 +60,11 @@ class ToolchainError(GomatrixError):
     title = "Go toolchain problem"
 
 
+class SandboxUnavailable(GomatrixError):
+    exit_code = 11  # 10 is `nightly`: something changed
+    title = "no sandbox for host cells"
+
+
 class CellsFailed(GomatrixError):
     exit_code = 9
     title = "cells failed"

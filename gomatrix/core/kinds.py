@@ -61,6 +61,14 @@ class Isolation(StrEnum):
     CELL = "cell"
 
 
+class LimitsBy(StrEnum):
+    """What enforces a host cell's memory, process and CPU limits."""
+
+    CGROUP_V2 = "cgroup-v2"
+    CGROUP_V1 = "cgroup-v1"
+    RLIMITS = "rlimits"  # per-process: address space, RLIMIT_NPROC, CPU seconds (see runners/limits.py)
+
+
 class Arch(StrEnum):
     AMD64 = "amd64"
     ARM64 = "arm64"

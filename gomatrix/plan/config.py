@@ -57,6 +57,7 @@ class MatrixConfig:
     jobs: int = 1
     result_cache: bool = True
     accept_failures: bool = False  # exit 0 even when cells fail or time out
+    unsandboxed: bool = False  # host runner: run cells without bubblewrap (the user accepts the risk)
 
     def image_ref(self, version: str) -> str:
         return self.image.replace("{version}", version)
@@ -158,6 +159,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
         jobs=merged["jobs"] or os.cpu_count() or 1,
         result_cache=merged["result_cache"],
         accept_failures=merged["accept_failures"],
+        unsandboxed=merged["unsandboxed"],
         toolchains=tuple((version, (base_dir / Path(path).expanduser()).resolve())
                          for version, path in sorted(merged["toolchains"].items())),
     )
@@ -170,6 +172,7 @@ CLI_OPTIONS: dict[str, tuple[str, ...]] = {
     "image": ("image",), "out": ("out",), "benchtime": ("bench", "benchtime"), "count": ("bench", "count"),
     "timeout": ("timeout",), "runner": ("runner",), "jobs": ("jobs",), "emulation": ("emulation",),
     "isolation": ("isolation",), "accept_failures": ("accept_failures",),
+    "unsandboxed": ("unsandboxed",),
 }
 
 

@@ -127,6 +127,9 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     if outcome.toolchain is not None:
         toolchain = {"version": outcome.toolchain.version, "source": outcome.toolchain.source,
                      "sha256": outcome.toolchain.sha256}
+    extra: dict[str, Any] = {}
+    if outcome.sandbox is not None:
+        extra["sandbox"] = {"tool": outcome.sandbox.tool, "limits": outcome.sandbox.limits}
     return {
         "schema_version": SCHEMA_VERSION,
         "key": cell.key,
@@ -152,6 +155,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
                     "steps": _steps(read_or_empty(raw_dir / "steps.tsv"))},
         "raw": raw,
         "cache": {"key": None, "hit": False},
+        **extra,
     }
 
 

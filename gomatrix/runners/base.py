@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gomatrix.core.files import read_or_empty
-from gomatrix.core.kinds import RunnerChoice, Status, Strategy
+from gomatrix.core.kinds import LimitsBy, RunnerChoice, Status, Strategy
 from gomatrix.core.text import tail
 from gomatrix.docker.engine import (
     SANDBOX_UID,
@@ -57,6 +57,14 @@ class Ending:
 
 
 @dataclass(frozen=True)
+class SandboxInfo:
+    """Host runner: what confined the cell. tool None: unsandboxed (asked for with --unsandboxed)."""
+
+    tool: str | None
+    limits: LimitsBy
+
+
+@dataclass(frozen=True)
 class CellOutcome:
     status: Status
     reason: str
@@ -69,6 +77,7 @@ class CellOutcome:
     strategy: Strategy = Strategy.NATIVE
     build_image: ImageInfo | None = None  # docker cross: the native image that compiled the test binary
     compile_failure: bool = False  # see Ending
+    sandbox: SandboxInfo | None = None  # host runner only
 
 
 class Runner(Protocol):
@@ -113,12 +122,17 @@ def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str)
     if exit_code == DRIVER_TIMEOUT:
         limit = read_or_empty(raw_dir / "timed-out").strip() or "?"
         return Ending(Status.TIMEOUT, f"the cell ran longer than {limit} s and was killed")
+    bench = read_or_empty(raw_dir / "bench.txt")
     if (raw_dir / "oom").exists():
         return Ending(Status.FAILED, f"out of memory: a process of the cell hit the memory limit and was killed "
-                                     f"(with {label}): {tail(read_or_empty(raw_dir / 'bench.txt'), 3)}")
+                                     f"(with {label}): {tail(bench, 3)}")
+    # A Go runtime crash ends with a goroutine dump: its first line says why.
+    fatal = next((line for line in bench.splitlines() if line.startswith("fatal error: ")), "")
+    if "out of memory" in fatal or "cannot allocate memory" in fatal:
+        return Ending(Status.FAILED, f"out of memory: the Go runtime could not get memory within the limit "
+                                     f"(with {label}): {fatal}")
     if exit_code == DRIVER_BENCH:
-        return Ending(Status.FAILED,
-                      f"the benchmarks failed with {label}: {tail(read_or_empty(raw_dir / 'bench.txt'))}")
+        return Ending(Status.FAILED, f"the benchmarks failed with {label}: {fatal or tail(bench)}")
     if exit_code == DRIVER_TOOLCHAIN:
         return Ending(Status.FAILED,
                       f"no usable go toolchain in {label}: {tail(read_or_empty(raw_dir / 'go-version.txt'))}")

@@ -1,5 +1,8 @@
 """The host runner: the same driver.sh steps as in a container, with a toolchain from a provider.
 
+Each cell runs in a bubblewrap sandbox (runners/sandbox.py) within its own limits (runners/limits.py),
+unless the user asked for --unsandboxed; the cell records which.
+
 arm64 cells are compiled by the native toolchain with GOARCH=arm64 (so the escape diagnostics come
 from the same compiler) and the test binary runs under QEMU user emulation: through binfmt_misc
 when registered, else by calling qemu-aarch64-static explicitly.
@@ -25,7 +28,17 @@ from gomatrix.core.text import Log
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import MatrixConfig
 from gomatrix.results.exact import write_generated
-from gomatrix.runners.base import CellOutcome, Ending, Unavailable, interpret_driver_exit, utc_now
+from gomatrix.runners.base import (
+    CACHE_MOUNT,
+    CellOutcome,
+    Ending,
+    SandboxInfo,
+    Unavailable,
+    interpret_driver_exit,
+    utc_now,
+)
+from gomatrix.runners.limits import CellLimits, LimitsFactory, LimitValues, memory_bytes
+from gomatrix.runners.sandbox import SANDBOX_HOME, SYSTEM_DIRS, Bubblewrap, cell_root_inside, write_etc
 from gomatrix.toolchains.providers import Toolchain, ToolchainProvider, cache_root, resolve_version
 
 
@@ -34,9 +47,12 @@ class HostRunner:
 
     name = RunnerChoice.HOST
 
-    def __init__(self, config: MatrixConfig, providers: Sequence[ToolchainProvider], log: Log = print,
-                 cache_dir: Path | None = None) -> None:
+    def __init__(self, config: MatrixConfig, providers: Sequence[ToolchainProvider], *, sandbox: Bubblewrap | None,
+                 limits: LimitsFactory | None = None, log: Log = print, cache_dir: Path | None = None) -> None:
+        """sandbox None: the cells run unsandboxed (only when the user asked for it)."""
         self._config = config
+        self._sandbox = sandbox
+        self._limits = limits or LimitsFactory(limit_values(config))
         self._providers = list(providers)
         self._log = log
         self._cache = cache_dir or cache_root()
@@ -46,6 +62,9 @@ class HostRunner:
         self._running: set[subprocess.Popen[bytes]] = set()
 
     def prepare(self, cells: list[Cell]) -> None:
+        confined = f"sandbox {self._sandbox.label}" if self._sandbox else "UNSANDBOXED (asked for)"
+        why = f" ({self._limits.why_not_cgroups})" if self._limits.why_not_cgroups else ""
+        self._log(f"host cells: {confined}; limits by {self._limits.by}{why}")
         for arch in sorted({c.arch for c in cells}):
             self._exec[arch] = self._exec_for(arch)
         for version in sorted({c.version for c in cells}):
@@ -103,7 +122,8 @@ class HostRunner:
         if not isinstance(toolchain, Toolchain) or isinstance(exec_with, Unavailable) or exec_with is None:
             return None
         return {"runner": self.name, "toolchain": toolchain.sha256 or f"{toolchain.source} go{toolchain.version}",
-                "strategy": self.strategy(cell), "exec": exec_with or "direct"}
+                "strategy": self.strategy(cell), "exec": exec_with or "direct", "memory": self._config.limits.memory,
+                "pids": str(self._config.limits.pids)}
 
     def abort(self) -> None:
         """Kill every running cell (its whole session): the run is being stopped."""
@@ -125,12 +145,15 @@ class HostRunner:
                                                     f"binfmt_misc (update-binfmts --enable {qemu_name(cell.arch)}); or "
                                                     "use emulation: cross")
 
+        limits_by = self._limits.by
+
         def outcome(ending: Ending) -> CellOutcome:
             return CellOutcome(status=ending.status, reason=ending.reason, runner=self.name,
                                emulated=cell.arch != self._native,
                                image=None, toolchain=toolchain if isinstance(toolchain, Toolchain) else None,
                                total_s=round(time.monotonic() - start, 3), started_at=started,
-                               strategy=self.strategy(cell), compile_failure=ending.compile_failure)
+                               strategy=self.strategy(cell), compile_failure=ending.compile_failure,
+                               sandbox=SandboxInfo(self._sandbox.label if self._sandbox else None, limits_by))
 
         if isinstance(toolchain, Unavailable):
             return outcome(Ending(toolchain.status, toolchain.reason))
@@ -144,37 +167,72 @@ class HostRunner:
             driver.write_bytes(driver_script())
             gocache = self._cache / "gocache" / f"go{toolchain.version}-{cell.arch}"
             gocache.mkdir(parents=True, exist_ok=True)
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO"))}
-            env.update({
-                "PATH": f"{toolchain.goroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-                "GOPATH": str(root / "gopath"),
-                "GOCACHE": str(gocache),
-                "GOMATRIX_BENCHTIME": self._config.bench.benchtime,
-                "GOMATRIX_COUNT": str(self._config.bench.count),
-            })
-            if self.strategy(cell) == Strategy.CROSS:
-                env["GOMATRIX_GOARCH"] = cell.arch
-            if exec_with:
-                env["GOMATRIX_EXEC"] = exec_with
-            log_path = raw_dir / "driver.log"
-            with open(log_path, "wb") as log_file:
-                process = subprocess.Popen(["sh", str(driver), str(root)], env=env, stdout=log_file,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
-                self._running.add(process)
-                try:
-                    exit_code = process.wait(timeout=self._config.timeout)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-                    _copy_out(root / "out", raw_dir)
-                    return outcome(Ending(Status.TIMEOUT,
-                                          f"the cell ran longer than {self._config.timeout} s and was killed"))
-                finally:
-                    self._running.discard(process)
+            command, env = self._command(cell, root, gocache, toolchain, exec_with)
+            limits = self._limits.for_cell(cell.key)
+            limits_by = limits.by
+            ended = self._start(command, env, limits, raw_dir)
             _copy_out(root / "out", raw_dir)
-            return outcome(interpret_driver_exit(exit_code, raw_dir, cell, f"go{toolchain.version}"))
+            if isinstance(ended, Ending):
+                return outcome(ended)
+            return outcome(interpret_driver_exit(ended, raw_dir, cell, f"go{toolchain.version}"))
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+    def _command(self, cell: Cell, root: Path, gocache: Path, toolchain: Toolchain,
+                 exec_with: str) -> tuple[list[str], dict[str, str]]:
+        """driver.sh for the cell and the environment to start it with: in the sandbox (paths as a container
+        has them, its own environment), or as a plain process."""
+        settings = {"GOMATRIX_BENCHTIME": self._config.bench.benchtime, "GOMATRIX_COUNT": str(self._config.bench.count)}
+        if self.strategy(cell) == Strategy.CROSS:
+            settings["GOMATRIX_GOARCH"] = cell.arch
+        if exec_with:
+            settings["GOMATRIX_EXEC"] = exec_with
+        goroot = toolchain.goroot.resolve()
+        if self._sandbox is None:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO"))}
+            env.update(settings, PATH=f"{goroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+                       GOPATH=str(root / "gopath"), GOCACHE=str(gocache))
+            return ["sh", str(root / "driver.sh"), str(root)], env
+        write_etc(root)
+        inside = cell_root_inside(cell.key)
+        outside_system = [path for path in (goroot, Path(exec_with) if exec_with else None)
+                          if path is not None and not any(path.is_relative_to(f"/{d}") for d in SYSTEM_DIRS)]
+        env = {**settings, "PATH": f"{goroot / 'bin'}:/usr/bin:/bin", "HOME": SANDBOX_HOME,
+               "GOPATH": f"{inside}/gopath", "GOCACHE": CACHE_MOUNT}
+        command = self._sandbox.command(["sh", f"{inside}/driver.sh", inside], root=root, key=cell.key,
+                                        gocache=gocache.resolve(), read_only=outside_system, env=env)
+        return command, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+    def _start(self, command: list[str], env: dict[str, str], limits: CellLimits, raw_dir: Path) -> int | Ending:
+        """Run the cell's command within its limits: driver.sh's exit code, or the Ending of a cell that timed
+        out. Whatever the cell started is killed before this returns."""
+        with open(raw_dir / "driver.log", "wb") as log_file:
+            process = subprocess.Popen(limits.command(command), env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+            self._running.add(process)
+            timed_out = False
+            try:
+                process.wait(timeout=self._config.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            finally:
+                self._running.discard(process)
+                oom_kills = limits.oom_kills()
+                limits.release()
+        if oom_kills:
+            (raw_dir / "oom").touch()
+        if timed_out:
+            return Ending(Status.TIMEOUT, f"the cell ran longer than {self._config.timeout} s and was killed")
+        return process.returncode
+
+
+def limit_values(config: MatrixConfig) -> LimitValues:
+    limits = config.limits
+    return LimitValues(memory_bytes=memory_bytes(limits.memory), pids=limits.pids, cpus=limits.cpus,
+                       cpu_seconds=max(1, round(config.timeout * limits.cpus)))
 
 
 def _copy_out(out: Path, raw_dir: Path) -> None:

