@@ -158,3 +158,17 @@ def test_without_cgroups_cells_get_rlimits_and_still_end_with_the_right_verdicts
 def test_the_sandbox_is_recorded_in_the_cell_schema() -> None:
     schema = json.loads((ROOT / "schemas" / "cell.schema.json").read_text())
     assert set(schema["properties"]["sandbox"]["properties"]["limits"]["enum"]) == set(LimitsBy)
+
+
+def test_a_cached_host_cell_keeps_what_confined_it(tmp_path: Path) -> None:
+    from gomatrix.core.kinds import RunnerChoice
+    from gomatrix.run.resultcache import ResultCache
+    from gomatrix.runners.base import CellOutcome, SandboxInfo
+
+    outcome = CellOutcome(status=Status.OK, reason="", runner=RunnerChoice.HOST, emulated=False, image=None,
+                          total_s=1.0, started_at="2026-11-30T20:00:00Z",
+                          sandbox=SandboxInfo("bubblewrap 0.8.0 (/usr/bin/bwrap)", LimitsBy.CGROUP_V1))
+    (tmp_path / "raw").mkdir()
+    cache = ResultCache(tmp_path / "results")
+    cache.store("ef" * 32, outcome, tmp_path / "raw")
+    assert cache.load("ef" * 32, tmp_path / "into") == outcome

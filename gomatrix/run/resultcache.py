@@ -16,14 +16,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from gomatrix.core.kinds import Status, Strategy
+from gomatrix.core.kinds import LimitsBy, Status, Strategy
 from gomatrix.core.resources import driver_script
 from gomatrix.core.text import Log
 from gomatrix.docker.engine import ImageInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
 from gomatrix.results.exact import GENERATOR_VERSION
-from gomatrix.runners.base import CellOutcome
+from gomatrix.runners.base import CellOutcome, SandboxInfo
 from gomatrix.toolchains.providers import Toolchain
 
 CACHE_FORMAT = "1"
@@ -115,5 +115,7 @@ def _outcome_from_json(data: dict[str, Any]) -> CellOutcome:
         raw = dict(data["toolchain"])
         raw["goroot"] = Path(raw["goroot"])
         toolchain = Toolchain(**raw)
+    sandbox = data.get("sandbox")
     return CellOutcome(**{**data, "image": image, "build_image": build_image, "toolchain": toolchain,
-                          "status": Status(data["status"]), "strategy": Strategy(data.get("strategy", "native"))})
+                          "status": Status(data["status"]), "strategy": Strategy(data.get("strategy", "native")),
+                          "sandbox": SandboxInfo(sandbox["tool"], LimitsBy(sandbox["limits"])) if sandbox else None})
