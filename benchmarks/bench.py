@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.scale import sections_except
 from gomatrix.analysis.index import write_index
 from gomatrix.analysis.runs import run_dirs
 from gomatrix.core.resources import default_matrix
@@ -195,7 +196,9 @@ def run_bench(*, image: str, versions: Sequence[str], jobs: int, log: Log = prin
     measured = _measure(image, versions, jobs, root, log)
     rows = _rows(measured, jobs, os.cpu_count() or 1, root)
     results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text("\n".join(_document(rows, versions, image)), encoding="utf-8")
+    # The sections this does not write (the scale section, written by benchmarks.scale) stay.
+    kept = sections_except(results.read_text(encoding="utf-8") if results.exists() else "", OWN_SECTIONS)
+    results.write_text("\n".join([*_document(rows, versions, image), *kept]).rstrip("\n") + "\n", encoding="utf-8")
     log(f"bench: wrote {results}")
     return results
 
@@ -285,6 +288,9 @@ def _rows(m: Measurements, jobs: int, cores: int, root: Path) -> list[tuple[str,
         ("orchestrator peak RSS", f"{max(r.peak_rss_mb for r in everything):.0f} MB", "< 150 MB",
          "max over the runs above (wait4 ru_maxrss)"),
     ]
+
+
+OWN_SECTIONS = ("## Machine", "## Figures", "## Reading the figures")  # what _document writes
 
 
 def _document(rows: list[tuple[str, str, str, str]], versions: Sequence[str], image: str) -> list[str]:

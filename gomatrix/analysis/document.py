@@ -117,8 +117,11 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
     report_cases = []
     changes: list[Any] = []
     misleading: list[Any] = []
+    by_case: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for c in cell_list:
+        by_case.setdefault(c["case"], []).append((column_id(cell_version(c), c["arch"]), c))
     for name in case_names:
-        case_cells = [(column_id(cell_version(c), c["arch"]), c) for c in cell_list if c["case"] == name]
+        case_cells = by_case[name]
         by_column = dict(case_cells)
         sites = case_sites(case_cells)
         benchmarks = _benchmarks(case_cells, loaded, columns)

@@ -8,7 +8,9 @@ a line. The compiler's words are kept beside it; where nothing was measured, not
 
 from __future__ import annotations
 
+import bisect
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -579,19 +581,51 @@ def disagreements(case: str, site: Site, columns: Sequence[Column]) -> list[Disa
 def under_load(cells: Sequence[Mapping[str, Any]]) -> dict[str, bool | None]:
     """Cell key -> whether its native benchmark step ran while another cell's step ran on the same machine
     (same clock); None when unknown (emulated, no bench step, or no clock recorded)."""
-    intervals: list[tuple[str, str, str, float, float]] = []
+    by_clock: dict[str, list[tuple[float, float, str]]] = {}  # clock -> (start, end, cell key) of every step
+    first_bench: dict[str, tuple[str, float, float]] = {}  # cell key -> clock, start, end of its first bench step
     for cell in cells:
         clock = cell["timings"].get("clock")
         for step in cell["timings"]["steps"]:
             if clock and step.get("start") is not None and step.get("end") is not None:
-                intervals.append((cell["key"], clock, step["name"], float(step["start"]), float(step["end"])))
+                start, end = float(step["start"]), float(step["end"])
+                by_clock.setdefault(clock, []).append((start, end, cell["key"]))
+                if step["name"] == "bench":
+                    first_bench.setdefault(cell["key"], (clock, start, end))
+    overlaps = {clock: _Overlaps(steps) for clock, steps in by_clock.items()}
     out: dict[str, bool | None] = {}
     for cell in cells:
-        bench = [i for i in intervals if i[0] == cell["key"] and i[2] == "bench"]
-        if cell["emulated"] or not bench:
+        bench = first_bench.get(cell["key"])
+        if cell["emulated"] or bench is None:
             out[cell["key"]] = None
             continue
-        _key, clock, _name, start, end = bench[0]
-        out[cell["key"]] = any(other[0] != cell["key"] and other[1] == clock and other[3] < end and other[4] > start
-                               for other in intervals)
+        clock, start, end = bench
+        out[cell["key"]] = overlaps[clock].latest_end(before=end, other_than=cell["key"]) > start
     return out
+
+
+class _Overlaps:
+    """Intervals sorted by start, with the latest end among those starting before a time, by whose interval
+    it is and the latest of anyone else's: whether another cell's step overlaps a time span, in log time."""
+
+    def __init__(self, intervals: Iterable[tuple[float, float, str]]) -> None:
+        ordered = sorted(intervals, key=lambda interval: interval[0])
+        self.starts = [start for start, _end, _key in ordered]
+        # Per prefix: (latest end, its key, the latest end of any other key).
+        self.prefix: list[tuple[float, str, float]] = []
+        best, key, second = -math.inf, "", -math.inf
+        for _start, end, owner in ordered:
+            if owner == key:
+                best = max(best, end)
+            elif end > best:
+                best, key, second = end, owner, best
+            else:
+                second = max(second, end)
+            self.prefix.append((best, key, second))
+
+    def latest_end(self, *, before: float, other_than: str) -> float:
+        """The latest end of an interval that starts before `before` and is not other_than's."""
+        count = bisect.bisect_left(self.starts, before)
+        if not count:
+            return -math.inf
+        best, key, second = self.prefix[count - 1]
+        return best if key != other_than else second

@@ -51,12 +51,13 @@ INDEX_ROW_VERSION = "2"
 INDEX_CACHE_KEEP_DAYS = 30  # cached rows not used for this long are removed when a new one is stored
 
 
-def _cached_row(run_dir: Path, cache_dir: Path | None) -> list[str] | None:
+def _cached_row(run_dir: Path, cache_dir: Path | None, valid_cache: Path | None = None) -> list[str] | None:
     """index_row of run_dir's report, None when it has no valid one.
 
     Validating a report is the dear part (benchmarks/RESULTS.md), and every run rewrites the index
     from every earlier run's report. With cache_dir the row (or "no valid report") is kept by a hash of
     the run's name and report.json's bytes, so a report is validated again only when it changes.
+    valid_cache: reports known to be valid (gomatrix.analysis.runs.parse_report), e.g. the one just merged.
     """
     path = run_dir / "report.json"
     try:
@@ -64,7 +65,7 @@ def _cached_row(run_dir: Path, cache_dir: Path | None) -> list[str] | None:
     except OSError:
         return None
     if cache_dir is None:
-        report = parse_report(data, path)
+        report = parse_report(data, path, valid_cache=valid_cache)
         return index_row(run_dir.name, report) if report is not None else None
     digest = hashlib.sha256(f"{INDEX_ROW_VERSION}\0{run_dir.name}\0".encode() + data).hexdigest()
     entry = cache_dir / f"{digest}.json"
@@ -78,15 +79,17 @@ def _cached_row(run_dir: Path, cache_dir: Path | None) -> list[str] | None:
                 return row
         except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
             pass  # unreadable: work it out again
-    report = parse_report(data, path)
+    report = parse_report(data, path, valid_cache=valid_cache)
     row = index_row(run_dir.name, report) if report is not None else None
     store_entry(entry, json.dumps({"row": row}, ensure_ascii=False) + "\n", days=INDEX_CACHE_KEEP_DAYS)
     return row
 
 
-def index_rows(reports_root: Path, cache_dir: Path | None = None) -> list[list[str]]:
+def index_rows(reports_root: Path, cache_dir: Path | None = None,
+               valid_cache: Path | None = None) -> list[list[str]]:
     """One row per run with a valid report, newest first (the table of index.md)."""
-    rows = [row for row in (_cached_row(run_dir, cache_dir) for run_dir in run_dirs(reports_root)) if row]
+    rows = [row for row in (_cached_row(run_dir, cache_dir, valid_cache) for run_dir in run_dirs(reports_root))
+            if row]
     rows.reverse()
     return rows
 
@@ -95,11 +98,12 @@ INDEX_HEADERS = ["run", "Go versions", "arches", "cases", "cells ok/failed/skipp
                  "changed since previous"]
 
 
-def write_index(reports_root: Path, cache_dir: Path | None = None) -> Path:
+def write_index(reports_root: Path, cache_dir: Path | None = None, valid_cache: Path | None = None) -> Path:
     """Write reports_root/index.md (atomically): every run with a valid report, newest first.
 
-    cache_dir (if given) keeps each run's row between calls (see _cached_row)."""
-    rows = index_rows(reports_root, cache_dir)
+    cache_dir (if given) keeps each run's row between calls, valid_cache knows reports already
+    validated (see _cached_row)."""
+    rows = index_rows(reports_root, cache_dir, valid_cache)
     lines = [
         "# gomatrix runs",
         "",

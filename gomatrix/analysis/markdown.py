@@ -8,6 +8,7 @@ where the arches disagree) and the environment. Bulky tables follow in <details>
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tabulate import tabulate
@@ -340,20 +341,24 @@ def _delta_text(delta_pct: float) -> str:
     return f"{delta_pct:+.1f}%"
 
 
-def _status_of(report: Doc, case: str, col: str) -> str:
+Statuses = Mapping[tuple[str, str], str]
+
+
+def _statuses(report: Doc) -> Statuses:
+    """(case, column) -> the status of its (first) cell; a pair without a cell is "not run"."""
+    out: dict[tuple[str, str], str] = {}
     for cell in report["cells"]:
-        if cell["case"] == case and cell["column"] == col:
-            return str(cell["status"])
-    return "not run"
+        out.setdefault((cell["case"], cell["column"]), str(cell["status"]))
+    return out
 
 
 def _header(report: Doc) -> list[str]:
     return [f"{c['go_version']} {c['arch']}" + (" †" if c["emulated"] else "") for c in report["columns"]]
 
 
-def _table(report: Doc, case: Doc, rows_of: Sequence[Doc], label: Callable[[Doc], str],
+def _table(report: Doc, statuses: Statuses, case: Doc, rows_of: Sequence[Doc], label: Callable[[Doc], str],
            cell: Callable[[Doc, str, str], str]) -> str:
-    rows = [[label(item), *[cell(item, col["id"], _status_of(report, case["name"], col["id"]))
+    rows = [[label(item), *[cell(item, col["id"], statuses.get((case["name"], col["id"]), "not run"))
                             for col in report["columns"]]] for item in rows_of]
     return str(tabulate(rows, headers=["", *_header(report)], tablefmt="github"))
 
@@ -389,7 +394,21 @@ def details(summary: str, body: list[str]) -> list[str]:
 def render_markdown(report: Doc, *, link_prefix: str = "") -> str:
     """The whole report; link_prefix goes before relative links (plots) when the markdown is placed
     elsewhere than the run directory (reports/latest.md)."""
-    sections = [
+    return render_markdowns(report, [link_prefix])[0]
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A markdown image line whose target is relative to where the markdown is placed."""
+
+    text: str
+    target: str
+
+
+def render_markdowns(report: Doc, link_prefixes: Sequence[str]) -> list[str]:
+    """render_markdown for each link prefix, the sections made once."""
+    statuses = _statuses(report)
+    sections: list[Sequence[str | _Link]] = [
         _title_and_tally(report),
         _do_the_claims_hold(report),
         _measured_on(report),
@@ -397,10 +416,12 @@ def render_markdown(report: Doc, *, link_prefix: str = "") -> str:
         _what_changed(report),
         _where_the_compiler_misleads(report),
         _claims_in_detail(report),
-        *(_case_section(report, case, link_prefix) for case in report["cases"]),
+        *(_case_section(report, statuses, case) for case in report["cases"]),
         _cells(report),
     ]
-    return "\n".join(line for section in sections for line in section)
+    lines = [line for section in sections for line in section]
+    return ["\n".join(line if isinstance(line, str) else f"![{line.text}]({prefix}{line.target})" for line in lines)
+            for prefix in link_prefixes]
 
 
 # Each section below is a list of lines that ends with the blank line separating it from the next;
@@ -488,14 +509,13 @@ def _cells(report: Doc) -> list[str]:
     return out + details(f"All {len(cells)} cells", [tabulate(rows, headers=headers, tablefmt="github")])
 
 
-def _case_section(report: Doc, case: Doc, link_prefix: str) -> list[str]:
-    out = [f"## Case {md_code(case['name'])}: {md_text(case['title'])}", ""]
+def _case_section(report: Doc, statuses: Statuses, case: Doc) -> list[str | _Link]:
+    out: list[str | _Link] = [f"## Case {md_code(case['name'])}: {md_text(case['title'])}", ""]
     if case["source"]:
         out += [f"Source: {md_text(case['source'])}", ""]
     plot = report.get("plots", {}).get(case["name"])
     if plot:
-        out += [f"![allocs/op, B/op and ns/op of {md_text(case['name'])} across Go versions]"
-                f"({link_prefix}{plot})", ""]
+        out += [_Link(f"allocs/op, B/op and ns/op of {md_text(case['name'])} across Go versions", plot), ""]
     if case["benchmarks"]:
         legend = ("allocs/op and B/op exact (total / N of one testing.Benchmark run; go test -benchmem's median "
                   "where that is missing; ⚠ the profile's lines do not add up to it) · ns/op median [min–max] "
@@ -503,14 +523,14 @@ def _case_section(report: Doc, case: Doc, link_prefix: str) -> list[str]:
                   "Mann-Whitney U, α = 0.05): \"~\" not significant, else the change of the median; † emulated "
                   "and ‡ under load, not compared.")
         out += details(f"Benchmarks of {md_text(case['name'])}", [legend, "", _table(
-            report, case, case["benchmarks"], lambda b: md_code(b["name"]),
+            report, statuses, case, case["benchmarks"], lambda b: md_code(b["name"]),
             lambda b, col, status: _bench_cell(b["results"].get(col), status))])
     if case["sites"]:
         legend = ("Each allocation site (file:line:column of the expression) per cell: the verdict from what was "
                   "measured at its line against what `-m` said there, and the allocs/op measured there (per "
                   "benchmark when several run the line).")
         out += details(f"Allocation sites of {md_text(case['name'])}", [legend, "", _table(
-            report, case, case["sites"], lambda s: f"{md_code(s['id'])} {md_code(s['source'])}", _site_cell)])
+            report, statuses, case, case["sites"], lambda s: f"{md_code(s['id'])} {md_code(s['source'])}", _site_cell)])
     return out
 
 

@@ -13,7 +13,9 @@ gives byte-identical files.
 from __future__ import annotations
 
 import io
+import json
 import math
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -137,3 +139,13 @@ def _ns_axis(axes: Axes, values: list[float]) -> None:
         axes.set_ylim(0, 1.15 * high)
         axes.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], min_n_ticks=2))
         axes.yaxis.set_major_formatter(_formatter(lambda v: format_duration(v) if v > 0 else "0"))
+
+
+def worker() -> None:
+    """A drawing worker process (gomatrix.analysis.plots): a JSON list of plot data on stdin; each plot's
+    SVG on stdout, in order, as a line with its length in bytes and then the bytes."""
+    out = sys.stdout.buffer
+    for data in json.load(sys.stdin):
+        svg = draw_svg(data)
+        out.write(f"{len(svg)}\n".encode() + svg)
+        out.flush()

@@ -11,8 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +38,19 @@ def write_case_plots(report: dict[str, Any], out_dir: Path, *, cache_dir: Path |
     cache_dir (if given) keeps drawn SVGs between runs. Returns case name -> the SVG's path relative
     to out_dir (posix, for a markdown image link).
     """
+    plots = [(case["name"], f"{PLOTS_DIR}/{_file_name(case['name'])}.svg", plot_data(report, case))
+             for case in report["cases"] if case["benchmarks"]]
+    cached = [_cached(data, cache_dir) if cache_dir is not None else None for _name, _relative, data in plots]
     written: dict[str, str] = {}
-    for case in report["cases"]:
-        if not case["benchmarks"]:
-            continue
-        relative = f"{PLOTS_DIR}/{_file_name(case['name'])}.svg"
-        data = plot_data(report, case)
-        svg = _cached_svg(data, cache_dir) if cache_dir is not None else _draw(data)
-        write_atomic(out_dir / relative, svg)
-        written[case["name"]] = relative
+    with contextlib.closing(_draw_all([data for (_n, _r, data), svg in zip(plots, cached, strict=True)
+                                       if svg is None])) as drawn:
+        for (name, relative, data), svg in zip(plots, cached, strict=True):
+            if svg is None:
+                svg = next(drawn)
+                if cache_dir is not None:
+                    store_entry(cache_dir / f"{plot_key(data)}.svg", svg, days=CACHE_KEEP_DAYS)
+            write_atomic(out_dir / relative, svg)
+            written[name] = relative
     return written
 
 
@@ -97,17 +105,86 @@ def _draw(data: dict[str, Any]) -> bytes:
     return draw_svg(data)
 
 
-def _cached_svg(data: dict[str, Any], cache_dir: Path) -> bytes:
-    """The cached SVG of data, or a newly drawn one (then stored). A cache that cannot be read or
-    written only costs a drawing: it never fails the report."""
+# Drawing is CPU-bound and takes most of a second a plot: from this many plots to draw, worker processes
+# (one per core, running gomatrix.analysis.plotdraw.worker) draw them, which pays for their start.
+PARALLEL_MIN = 4
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _draw_all(datas: list[dict[str, Any]]) -> Generator[bytes, None, None]:
+    """The SVGs of datas, in order: drawn here, or by worker processes (each a share, in turn) when there
+    are many. What a worker does not deliver (it could not start, or died) is drawn here, so a plot that
+    cannot be drawn fails here as it would without workers."""
+    count = min(_cores(), len(datas))
+    if len(datas) < PARALLEL_MIN or count < 2:
+        yield from (_draw(data) for data in datas)
+        return
+    workers = _start_workers([datas[index::count] for index in range(count)])
+    try:
+        for index, data in enumerate(datas):
+            svg = _receive(workers[index % count])
+            yield svg if svg is not None else _draw(data)
+    finally:
+        for worker in workers:
+            if worker is not None:
+                worker.kill()
+                worker.wait()
+                if worker.stdout is not None:
+                    worker.stdout.close()
+
+
+def _start_workers(shares: list[list[dict[str, Any]]]) -> list[subprocess.Popen[bytes] | None]:
+    """A worker per share (None where one cannot start), each sent its share once all have started."""
+    import gomatrix
+
+    # The worker imports the gomatrix this process runs (a checkout's, when it is not on the worker's path).
+    root = str(Path(gomatrix.__file__).resolve().parent.parent)
+    code = (f"import sys\nroot = {root!r}\nif root not in sys.path:\n    sys.path.insert(0, root)\n"
+            "from gomatrix.analysis.plotdraw import worker\nworker()\n")
+    workers: list[subprocess.Popen[bytes] | None] = []
+    for _share in shares:
+        try:
+            workers.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+        except OSError:
+            workers.append(None)
+    for index, (worker, share) in enumerate(zip(workers, shares, strict=True)):
+        if worker is None or worker.stdin is None:
+            continue
+        try:
+            with worker.stdin:
+                worker.stdin.write(json.dumps(share).encode())
+        except OSError:  # it died already
+            workers[index] = None
+    return workers
+
+
+def _receive(worker: subprocess.Popen[bytes] | None) -> bytes | None:
+    """A worker's next SVG (a line with its length, then its bytes), None when it delivers none."""
+    if worker is None or worker.stdout is None:
+        return None
+    header = worker.stdout.readline()
+    if not header.strip().isdigit():
+        return None
+    svg = worker.stdout.read(int(header))
+    return svg if len(svg) == int(header) else None
+
+
+def _cached(data: dict[str, Any], cache_dir: Path) -> bytes | None:
+    """The cached SVG of data, None when there is none. A cache that cannot be read (or written: see
+    write_case_plots) only costs a drawing: it never fails the report."""
     path = cache_dir / f"{plot_key(data)}.svg"
     svg = read_entry(path) or b""
     if svg.rstrip().endswith(b"</svg>"):  # a complete document (written atomically, but be sure)
         touch_entry(path)
         return svg
-    svg = _draw(data)
-    store_entry(path, svg, days=CACHE_KEEP_DAYS)
-    return svg
+    return None
 
 
 def _file_name(case_name: str) -> str:

@@ -19,6 +19,7 @@ from gomatrix.results.exact import case_functions, linked_ranges, parse_exact
 from gomatrix.results.migrate import OLD_CELL_SCHEMAS, migrate_cell
 from gomatrix.results.parse import inlined_calls, parse_bench, parse_escapes, summarize
 from gomatrix.results.profile import Accounting, account, parse_sites
+from gomatrix.results.quickcheck import matches
 from gomatrix.results.sites import cell_sites, covered, fold_inlined
 from gomatrix.runners.base import CellOutcome
 
@@ -202,8 +203,9 @@ def read_cell(path: Path) -> dict[str, Any]:
                             where=str(path), fix="Delete the file and rerun its cell.") from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
     schema = "cell" if version == SCHEMA_VERSION or version not in OLD_CELL_SCHEMAS else OLD_CELL_SCHEMAS[version]
-    validate(doc, schema, where=str(path), error_cls=CellFileError,
-             fix="Delete or restore the file and rerun its cell; the other cells are untouched.")
+    if not matches(doc, schema):  # jsonschema where the quick check is not sure, and for the error
+        validate(doc, schema, where=str(path), error_cls=CellFileError,
+                 fix="Delete or restore the file and rerun its cell; the other cells are untouched.")
     if not isinstance(doc, dict):  # the schema requires an object; this narrows the type
         raise CellFileError("not a JSON object", where=str(path))
     return migrate_cell(doc)
