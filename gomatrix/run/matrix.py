@@ -247,17 +247,20 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
                        "plan": plan["digest"] if plan is not None else None}, run_dir / PLAN_FILE)
     stop = threading.Event()
     with _stopping_on_signals(stop, runner, log) as received:
-        if todo and not stop.is_set():
-            with ghactions.group(f"gomatrix: prepare the {runner.name} runner for {len(todo)} cells"):
-                runner.prepare(todo)
-        progress = Progress(len(todo))
-        cache = ResultCache(cache_root() / "results", log=progress.log) if config.result_cache else None
-        with ghactions.group(f"gomatrix: run {len(todo)} cells"):
-            try:  # also on an error: the live status line gives the terminal its cursor back
-                run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache,
-                          force=force, stop=stop, costs=lambda: _recorded_costs(config.out))
-            finally:
-                progress.close()
+        try:
+            if todo and not stop.is_set():
+                with ghactions.group(f"gomatrix: prepare the {runner.name} runner for {len(todo)} cells"):
+                    runner.prepare(todo)
+            progress = Progress(len(todo))
+            cache = ResultCache(cache_root() / "results", log=progress.log) if config.result_cache else None
+            with ghactions.group(f"gomatrix: run {len(todo)} cells"):
+                try:  # also on an error: the live status line gives the terminal its cursor back
+                    run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache,
+                              force=force, stop=stop, costs=lambda: _recorded_costs(config.out))
+                finally:
+                    progress.close()
+        finally:
+            runner.close()
     missing = [cell.key for cell in cells if not (run_dir / "cells" / f"{cell.key}.json").exists()]
     reports_root = config.out if resume is None else run_dir.parent
     if received:

@@ -130,6 +130,9 @@ class DockerRunner:
         for container in self._engine.labelled(f"{RUN_LABEL}={self._run_label}"):
             self._engine.remove_container(container.id)
 
+    def close(self) -> None:
+        """Nothing of a run outlives it here: containers are removed as their groups end."""
+
     def group_key(self, cell: Cell) -> str:
         if self._config.isolation == Isolation.CELL:
             return cell.key
