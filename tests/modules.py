@@ -92,7 +92,8 @@ class Modules:
     app: Path  # example.com/app: needs example.com/dep v1.0.0 from the proxy; packages app and app/box
     vendored: Path  # the same with vendor/
     newgo: Path  # go 1.24, no dependencies
-    gokitlog: Path  # the real fixture; its dependency is in the proxy too
+    gokitlog: Path  # the real fixture, in a git repository of its own; its dependency is in the proxy too
+    gokitlog_commit: str  # that repository's HEAD
 
 
 def make_modules(where: Path) -> Modules:
@@ -114,4 +115,9 @@ def make_modules(where: Path) -> Modules:
     newgo = write_module(where / "newgo", "example.com/newgo", "1.24", {"new_test.go": NEW_TEST_GO})
     gokitlog = where / "gokitlog"
     shutil.copytree(GOKITLOG, gokitlog)
-    return Modules(where / "proxy", proxy, app, vendored, newgo, gokitlog)
+    git = ["git", "-c", "user.name=gomatrix tests", "-c", "user.email=tests@gomatrix.invalid", "-C", str(gokitlog)]
+    subprocess.run(["git", "init", "-q", str(gokitlog)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "go-kit/log v0.2.1 (trimmed)"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return Modules(where / "proxy", proxy, app, vendored, newgo, gokitlog, commit)

@@ -4,6 +4,7 @@ cells, the cells in the bubblewrap sandbox (no network) with that module cache m
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from tests.conftest import TEST_VERSIONS, invoke, load_cells, only_run_dir
 from tests.modules import Modules, make_modules
 
 ARGS = ("--runner", "host", "--benchtime", "20x", "--count", "1", "--force")
+SOURCE_URL = "https://github.com/go-kit/log/blob/{commit}/{path}#L{line}"
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +31,13 @@ def _user_env(proxy: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def host_module_run(modules: Modules, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("module-reports")
-    given = ",".join(str(p) for p in (modules.gokitlog, modules.app, modules.newgo))
-    result = invoke("matrix", "--module", given, "--versions", ",".join(TEST_VERSIONS), "--arches", "amd64,arm64",
-                    *ARGS, "--out", str(out), env=_user_env(modules.proxy))
+    # a matrix file: the module cases as matrix.yaml gives them, with links to the lines of the real one
+    config = out.parent / "module-matrix.yaml"
+    config.write_text(f"versions: {list(TEST_VERSIONS)}\narches: [amd64, arm64]\ncases:\n"
+                      f"  - module: {modules.gokitlog}\n    source_url: '{SOURCE_URL}'\n"
+                      f"  - module: {modules.app}\n    packages: [./...]\n    bench: .\n"
+                      f"  - module: {modules.newgo}\n", encoding="utf-8")
+    result = invoke("matrix", "--config", str(config), *ARGS, "--out", str(out), env=_user_env(modules.proxy))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return only_run_dir(out), result.stdout
 
@@ -117,3 +123,44 @@ def test_without_the_proxy_the_module_fails_with_the_go_message_and_the_rest_run
     assert cells["makeslice--go1.24.11--amd64"]["status"] == "ok"
     assert "module example.com/app: its dependencies cannot be had" in result.stdout
     assert "module example.com/app: dependencies from vendor/" in result.stdout
+
+
+def test_cells_and_report_carry_the_package_of_every_benchmark_and_site(host_module_run: tuple[Path, str],
+                                                                         modules: Modules) -> None:
+    run_dir, _stdout = host_module_run
+    cells = load_cells(run_dir)
+    kit = cells["gokitlog--go1.24.11--amd64"]
+    assert kit["module"] == {"path": "github.com/go-kit/log", "go": "1.17", "toolchain": None,
+                             "commit": modules.gokitlog_commit, "packages": ["./..."], "bench": ".",
+                             "dependencies": "modcache",
+                             "source_url": SOURCE_URL.replace("{commit}", modules.gokitlog_commit)}
+    by_name = {b["name"]: b["package"] for b in kit["benchmarks"]}
+    assert by_name["BenchmarkLogfmtLoggerSimple"] == "github.com/go-kit/log"
+    assert by_name["Benchmark/NoContext/AllowedLevel/Logfmt"] == "github.com/go-kit/log/level"
+    for entries in (kit["escapes"], kit["sites"]):
+        assert {(e["file"].startswith("level/"), e["package"]) for e in entries} == {
+            (False, "github.com/go-kit/log"), (True, "github.com/go-kit/log/level")}
+    # each package's sites come from its own compile: level's compile of bodies inlined from log is not used
+    positions = [(e["file"], e["line"], e["col"], e["subject"], e["verdict"]) for e in kit["escapes"]]
+    assert len(set(positions)) == len(positions)
+    app = cells["app--go1.24.11--amd64"]
+    assert app["module"]["commit"] is None and app["module"]["source_url"] is None  # not a repository
+    assert {b["name"]: b["package"] for b in app["benchmarks"]} == {"BenchmarkJoin": "example.com/app",
+                                                                     "BenchmarkBox": "example.com/app/box"}
+
+    report = json.loads((run_dir / "report.json").read_text())
+    case = next(c for c in report["cases"] if c["name"] == "gokitlog")
+    assert case["module"]["path"] == "github.com/go-kit/log"
+    assert {s["package"] for s in case["sites"]} == {"github.com/go-kit/log", "github.com/go-kit/log/level"}
+    markdown = (run_dir / "report.md").read_text()
+    for package in ("github.com/go-kit/log", "github.com/go-kit/log/level"):
+        assert f"<summary>Allocation sites of gokitlog, package `{package}`</summary>" in markdown
+        assert f"<summary>Benchmarks of gokitlog, package `{package}`</summary>" in markdown
+    assert "<summary>Allocation sites of app, package `example.com/app/box`</summary>" in markdown
+    assert f"](https://github.com/go-kit/log/blob/{modules.gokitlog_commit}/level/level.go#L" in markdown
+    app_section = markdown.split("## Case `app`")[1].split("## Case ")[0]
+    assert "<summary>Allocation sites of app" in app_section and "](https://" not in app_section  # no template
+    changes = [c for c in report["changes"] if c["case"] in ("gokitlog", "app")]
+    assert changes and all(c["package"].startswith(("github.com/go-kit/log", "example.com/app")) for c in changes)
+    for change in changes:  # "what changed" names the package of each change
+        assert f"- {change['case']} `{change['package']}`, " in markdown

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,18 @@ class ModuleInfo:
     toolchain: str | None  # go.mod's toolchain line: recorded, never obeyed (GOTOOLCHAIN=local)
     vendored: bool  # vendor/modules.txt exists: dependencies come from vendor/ (-mod=vendor)
     requires: bool  # go.mod requires other modules: a module cache is needed unless vendored
+    commit: str | None = None  # git rev-parse HEAD of the module's directory, when it is in a repository
+    source_url: str | None = None  # link template with {commit} filled in ({path}, {line} left); None: no links
+
+    def package_of(self, file: str) -> str:
+        """The import path of the package a module-relative Go file belongs to."""
+        directory = file.rpartition("/")[0]
+        return f"{self.module_path}/{directory}" if directory else self.module_path
+
+    @property
+    def dependencies(self) -> str:
+        """Where the cells' dependencies come from: vendor, modcache or none."""
+        return "vendor" if self.vendored else "modcache" if self.requires else "none"
 
 
 @dataclass(frozen=True)
@@ -223,6 +237,30 @@ def parse_go_mod(text: str) -> dict[str, str]:
     return {keyword: value.strip('"`') for keyword, value in _GO_MOD_LINE.findall(text)}
 
 
+def _git_commit(root: Path) -> str | None:
+    """The commit checked out where the module is (for source links), None outside a repository."""
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def _source_url(template: str | None, commit: str | None) -> str | None:
+    """The link template with the commit filled in; None without a template, or when it needs a commit and
+    the module is in no repository."""
+    if template is None or ("{commit}" in template and commit is None):
+        return None
+    return template.replace("{commit}", commit or "")
+
+
+def source_link(template: str, path: str, line: int) -> str:
+    """A source line's address from a module's source_url (commit already filled in)."""
+    return template.replace("{path}", path).replace("{line}", str(line))
+
+
 def load_module(spec: ModuleSpec) -> Case:
     """A Go module directory -> a module Case, named after the directory."""
     root = spec.path
@@ -240,7 +278,8 @@ def load_module(spec: ModuleSpec) -> Case:
                         fix="Point at a module whose packages have benchmarks (func BenchmarkX(b *testing.B)).")
     info = ModuleInfo(module_path=lines["module"], packages=spec.packages, bench=spec.bench, go=lines.get("go"),
                       toolchain=lines.get("toolchain"), vendored=(root / "vendor" / "modules.txt").is_file(),
-                      requires=bool(_REQUIRE.search(text)))
+                      requires=bool(_REQUIRE.search(text)), commit=_git_commit(root))
+    info = dataclasses.replace(info, source_url=_source_url(spec.source_url, info.commit))
     return Case(name=re.sub(r"[^A-Za-z0-9_.-]", "-", root.name) or "module", path=root, go_files=go_files,
                 title=f"module {info.module_path}", source=str(root), claims=(), module=info)
 

@@ -44,6 +44,7 @@ class ModuleSpec:
     path: Path  # the module's root directory (holding go.mod), absolute
     packages: tuple[str, ...] = ("./...",)  # package patterns inside it
     bench: str = "."  # the -bench regexp
+    source_url: str | None = None  # link template of its source lines ({commit}, {path}, {line})
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
     module_defaults = defaults(property_schema("matrix", ("cases",))["oneOf"][1]["items"]["oneOf"][1])
     modules = tuple(ModuleSpec(path=(modules_base / Path(entry["module"]).expanduser()).resolve(),
                                packages=tuple(entry.get("packages", module_defaults["packages"])),
-                               bench=entry.get("bench", module_defaults["bench"]))
+                               bench=entry.get("bench", module_defaults["bench"]),
+                               source_url=entry.get("source_url", merged.get("source_url")))
                     for entry in (cases if cases != "all" else []) if isinstance(entry, dict))
     return MatrixConfig(
         versions=tuple(merged["versions"]),
