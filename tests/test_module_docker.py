@@ -41,12 +41,17 @@ def test_modules_run_in_containers_on_both_versions_and_arches(registry_images: 
             names = {b["name"] for b in kit["benchmarks"]}
             assert {"BenchmarkLogfmtLoggerSimple", "Benchmark/TimeContext/AllowedLevel/Logfmt"} <= names
             assert {"logfmt_logger.go", "level/level.go"} <= {e["file"] for e in kit["escapes"]}
+            assert {b["package"] for b in kit["benchmarks"]} == {"github.com/go-kit/log", "github.com/go-kit/log/level"}
+            assert {(s["file"].startswith("level/"), s["package"]) for s in kit["sites"]} == {
+                (False, "github.com/go-kit/log"), (True, "github.com/go-kit/log/level")}
+            assert kit["module"]["dependencies"] == "modcache" and kit["module"]["commit"] == modules.gokitlog_commit
             for name in ("app", "appvendored"):
                 cell = cells[f"{name}--go{version}--{arch}"]
                 assert cell["status"] == "ok", cell["reason"]
                 allocs = {b["name"]: b["allocs_per_op"] for b in cell["benchmarks"]}
                 assert allocs["BenchmarkBox"] == 1 and allocs["BenchmarkJoin"] >= 2
                 assert ("box/box.go", 4, "heap") in {(e["file"], e["line"], e["verdict"]) for e in cell["escapes"]}
+                assert cell["module"]["dependencies"] == ("modcache" if name == "app" else "vendor")
             new = cells[f"newgo--go{version}--{arch}"]
             if version == "1.23.9":
                 assert (new["status"], new["reason"]) == ("skipped", "needs go1.24 (go.mod)")
