@@ -89,6 +89,9 @@ MATRIX_HELP.update({
     "versions": "comma-separated Go versions, e.g. 1.23.9,1.24.11 or 1.24 (default: the matrix file's)",
     "arches": "comma-separated: amd64,arm64 (default: the matrix file's)",
     "cases": "comma-separated case names, or all (default: all)",
+    "module": "a Go module directory (holding go.mod; comma-separated for several) to run as a case: every "
+              "package's benchmarks, dependencies from vendor/ or fetched once before the cells; besides the "
+              "--cases named, otherwise instead of the matrix file's cases",
     "cases_dir": "directory of cases, relative to where you stand (default: the matrix file's cases_dir, "
                  "relative to that file)",
     "out": "reports directory, relative to where you stand; the run goes to OUT/<UTC date>/ (default: reports)",
@@ -107,7 +110,7 @@ MATRIX_HELP.update({
 
 
 @task(auto_shortflags=False, help=MATRIX_HELP)
-def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", cases: str = "",
+def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", cases: str = "", module: str = "",
            cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: str = "",
            timeout: str = "", runner: str = "", jobs: str = "", emulation: str = "", isolation: str = "",
            force: bool = False, resume: str = "", shard: str = "", accept_failures: bool = False,
@@ -131,7 +134,7 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
             raise ConfigError(f"--arches {arches}: the plan has only {', '.join(pinned['arches'])}",
                               where="command line", fix="Pick arches of the plan (a shard may run fewer).")
         loaded = _load(config, versions=versions or (",".join(pinned["versions"]) if pinned else ""),
-                       arches=arches or (",".join(pinned["arches"]) if pinned else ""), cases=cases,
+                       arches=arches or (",".join(pinned["arches"]) if pinned else ""), cases=cases, module=module,
                        cases_dir=cases_dir, image=image or (pinned["image"] if pinned else ""), out=out,
                        benchtime=benchtime, count=count, timeout=timeout, runner=runner, jobs=jobs,
                        emulation=emulation, isolation=isolation, accept_failures=accept_failures or None,

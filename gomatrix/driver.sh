@@ -9,6 +9,14 @@
 #                  case is never modified); they print exact allocation totals (step "exact") and where
 #                  each benchmark allocates (step "sites")
 #   ROOT/out       raw outputs written here, steps.tsv (name, exit, start, end) and exit (the code)
+#   ROOT/case      a module case (GOMATRIX_MODULE=1): the module's root (go.mod); every package that
+#                  GOMATRIX_PACKAGES (go list patterns) matches and that has test files is compiled
+#                  into its own test binary with -gcflags=<package>=-m=2 (that package only, its
+#                  dependencies plain; escape.txt holds one "gomatrix-package: PATH" section each, paths
+#                  relative to the module root), and its benchmarks matching GOMATRIX_BENCH run in its
+#                  directory (bench.txt: the binaries' outputs one after the other, each with its pkg: line).
+#                  Dependencies: GOMATRIX_GOFLAGS=-mod=vendor, or GOMATRIX_MODCACHE (a filled module
+#                  cache, read-only) with GOFLAGS=-mod=mod; GOPROXY stays off. No exact-count files.
 # Environment: GOMATRIX_BENCHTIME, GOMATRIX_COUNT, GOCACHE (optional);
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
 #   GOMATRIX_EXEC: a command that runs the test binary (e.g. qemu-aarch64-static without binfmt);
@@ -77,11 +85,22 @@ count=${GOMATRIX_COUNT:-1}
 # Offline and reproducible: never download a toolchain or a module, no cgo.
 GOTOOLCHAIN=local
 GOPROXY=off
-GOFLAGS=-mod=mod
+GOFLAGS=${GOMATRIX_GOFLAGS:--mod=mod}
 GO111MODULE=on
 CGO_ENABLED=0
 GOCACHE=${GOCACHE:-$root/gocache}
 export GOTOOLCHAIN GOPROXY GOFLAGS GO111MODULE CGO_ENABLED GOCACHE
+module=${GOMATRIX_MODULE:-}
+if [ -n "$module" ]; then
+	# The module cache was filled and its go.sum hashes checked before the cell (outside it); no
+	# checksum database can answer here.
+	GOSUMDB=off
+	export GOSUMDB
+	if [ -n "${GOMATRIX_MODCACHE:-}" ]; then
+		GOMODCACHE=$GOMATRIX_MODCACHE
+		export GOMODCACHE
+	fi
+fi
 if [ -n "${GOMATRIX_GOARCH:-}" ]; then
 	GOOS=linux
 	GOARCH=$GOMATRIX_GOARCH
@@ -158,10 +177,46 @@ sites() {
 		-test.benchtime "$benchtime"
 }
 
+# Module cases: ROOT/packages.list holds "index<TAB>import path<TAB>directory" of each package to build.
+list_packages() {
+	# GOMATRIX_PACKAGES is deliberately unquoted: space-separated patterns.
+	(cd "$work" && go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{"\t"}}{{.Dir}}{{end}}' \
+		$GOMATRIX_PACKAGES) > "$root/packages.tmp" || return 1
+	n=0
+	: > "$root/packages.list"
+	while IFS='	' read -r path dir; do
+		[ -n "$path" ] || continue
+		n=$((n + 1))
+		printf '%s\t%s\t%s\n' "$n" "$path" "$dir" >> "$root/packages.list"
+	done < "$root/packages.tmp"
+	rm -f "$root/packages.tmp"
+	cat "$root/packages.list"
+	[ "$n" -gt 0 ] || { echo "no package with test files matches: $GOMATRIX_PACKAGES"; return 1; }
+}
+
+# Every package's test binary; -m=2 for that package (and its external test package) only.
+compile_packages() {
+	while IFS='	' read -r n path dir; do
+		echo "gomatrix-package: $path"
+		(cd "$work" && go test -c -o "$root/pkg$n.test" "-gcflags=$path=-m=2" "$path") 2>&1 || return 1
+	done < "$root/packages.list"
+}
+
+bench_packages() {
+	failed=0
+	while IFS='	' read -r n path dir; do
+		[ -x "$root/pkg$n.test" ] || continue
+		# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
+		(cd "$dir" && ${GOMATRIX_EXEC:-} "$root/pkg$n.test" -test.run '^$' -test.bench "${GOMATRIX_BENCH:-.}" \
+			-test.benchmem -test.count "$count" -test.benchtime "$benchtime") 2>&1 || failed=1
+	done < "$root/packages.list"
+	return "$failed"
+}
+
 finish() {
 	echo "$1" > "$out/exit"
 	# Only the build phase hands its binary on; otherwise it would be copied out of the container for nothing.
-	[ "${phase:-all}" = build ] || rm -f "$root/case.test"
+	[ "${phase:-all}" = build ] || rm -f "$root/case.test" "$root"/pkg*.test
 	exit "$1"
 }
 
@@ -170,6 +225,22 @@ finish() {
 # run: the target image's go version and go env, then the given ROOT/case.test (ROOT/exact-built
 # says whether it holds the exact-count test).
 phase=${GOMATRIX_PHASE:-all}
+if [ -n "$module" ]; then
+	if [ "$phase" = build ]; then
+		step build-version build-go-version.txt go version || finish 10
+	else
+		step version go-version.txt go version || finish 10
+		step env go-env.txt go env GOOS GOARCH GOVERSION || finish 10
+	fi
+	step prepare prepare.txt sh -c "cp -R '$root/case/.' '$work/' && chmod -R u+w '$work'" || finish 20
+	if [ "$phase" != run ]; then
+		step list packages.txt list_packages || finish 20
+		step compile escape.txt compile_packages || finish 20
+		[ "$phase" = build ] && finish 0
+	fi
+	step bench bench.txt bench_packages || finish 30
+	finish 0
+fi
 if [ "$phase" = build ]; then
 	step build-version build-go-version.txt go version || finish 10
 else

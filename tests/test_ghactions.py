@@ -183,6 +183,9 @@ class _FailingOneCell:
     def abort(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
 
 def _run_matrix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[app.RunSummary, _FailingOneCell]:
     runner = _FailingOneCell()

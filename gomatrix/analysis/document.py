@@ -42,13 +42,15 @@ def _linked(case_cells: Sequence[tuple[str, Mapping[str, Any]]], name: str) -> l
 
 def _benchmarks(case_cells: Sequence[tuple[str, Mapping[str, Any]]], loaded: Mapping[str, bool | None],
                 columns: Sequence[Column]) -> list[dict[str, Any]]:
-    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    # by (package, name): module cases run one binary per package; a name matched across versions is one row
+    rows: dict[tuple[str | None, str], dict[str, dict[str, Any]]] = {}
     for col, cell in case_cells:
         for bench in cell["benchmarks"]:
+            row = (bench.get("package"), bench["name"])
             ns = [s["ns_per_op"] for s in bench["samples"] if s["ns_per_op"] is not None]
             exact = bench.get("exact")
             profile = bench.get("profile")
-            rows.setdefault(bench["name"], {})[col] = {
+            rows.setdefault(row, {})[col] = {
                 "allocs_per_op": bench["allocs_per_op"],
                 "exact_allocs_per_op": exact["allocs_per_op"] if exact else None,
                 "exact_bytes_per_op": exact["bytes_per_op"] if exact else None,
@@ -62,11 +64,32 @@ def _benchmarks(case_cells: Sequence[tuple[str, Mapping[str, Any]]], loaded: Map
                 "under_load": loaded.get(cell["key"]),
                 "profile_adds_up": profile.get("adds_up") if profile else None,
                 "profile_note": (profile.get("note") or profile.get("error")) if profile else None,
-                "ns_vs_previous": _ns_vs_previous(rows.get(bench["name"], {}), columns, col, ns,
+                "ns_vs_previous": _ns_vs_previous(rows.get(row, {}), columns, col, ns,
                                                   loaded.get(cell["key"]), cell["emulated"]),
             }
-    return [{"name": name, "linked_ranges": _linked(case_cells, name), "results": results}
-            for name, results in rows.items()]
+    return [{"name": name, "linked_ranges": _linked(case_cells, name), "results": results,
+             **({"package": package} if package else {})}
+            for (package, name), results in rows.items()]
+
+
+def _json_without_package(values: Iterable[Any]) -> list[Any]:
+    """Sites and changes as JSON; "package" only where there is one (module cases): case directories' reports
+    stay as they were."""
+    out = []
+    for value in to_json(list(values)):
+        if value.get("package") is None:
+            value.pop("package", None)
+        out.append(value)
+    return out
+
+
+def _module_doc(cells: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """A module case's path and link template, from its newest cell that has them."""
+    for _col, cell in reversed(cells):
+        module = cell.get("module")
+        if module:
+            return {"module": {"path": module["path"], "source_url": module.get("source_url")}}
+    return {}
 
 
 def _ns_vs_previous(earlier: Mapping[str, Mapping[str, Any]], columns: Sequence[Column], col: str,
@@ -138,7 +161,8 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
             "title": meta.title if meta else name,
             "source": meta.source if meta else "",
             "benchmarks": benchmarks,
-            "sites": to_json(sites),
+            "sites": _json_without_package(sites),
+            **_module_doc(case_cells),
             "claims": to_json(claims),
         })
     return {
@@ -160,7 +184,7 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
             for c in cell_list
         ],
         "cases": report_cases,
-        "changes": to_json(changes),
+        "changes": _json_without_package(changes),
         "disagreements": to_json(misleading),
         "plots": {},
         "since_previous": [],

@@ -9,6 +9,7 @@ a line. The compiler's words are kept beside it; where nothing was measured, not
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -100,6 +101,7 @@ class Site:
     column: int
     source: str
     cells: Mapping[str, SiteCell]  # by column id (ok cells only)
+    package: str | None = None  # module cases: the Go package of the file
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ class Change:
     diagnostic_unchanged: bool | None
     at: tuple[str, ...] = ()  # the versions where it changed (diagnostic changes: with allocations unchanged)
     measured: bool = True  # False: no benchmark runs the site, only the compiler's words are known
+    package: str | None = None  # module cases: the Go package of the site or benchmark
 
 
 @dataclass(frozen=True)
@@ -254,11 +257,15 @@ def case_sites(case_cells: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[Sit
     the expression's start, give or take one), not by the compiler's message."""
     ok = [(col, cell) for col, cell in case_cells if cell["status"] == Status.OK]
     by_line: dict[tuple[str, int], list[tuple[str, Mapping[str, Any]]]] = {}
+    packages: dict[str, str] = {}  # module cases: file -> its package
     for col, cell in ok:
         for site in cell.get("sites", []):
             by_line.setdefault((site["file"], site["line"]), []).append((col, site))
+            if site.get("package"):
+                packages[site["file"]] = site["package"]
     sites: list[Site] = []
-    for (file, line), entries in sorted(by_line.items()):
+    # a module's sites package by package (case directories have none: by file and line)
+    for (file, line), entries in sorted(by_line.items(), key=lambda item: (packages.get(item[0][0], ""), item[0])):
         groups = _clusters(site["column"] for _col, site in entries)
         members = [[(c, s) for c, s in entries if s["column"] in group] for group in groups]
         # A measured line without a diagnostic belongs to the line's one diagnosed expression.
@@ -267,7 +274,7 @@ def case_sites(case_cells: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[Sit
         if silent and len(spoken) == 1:
             members = [spoken[0] + [entry for m in silent for entry in m]]
         for group_entries in members:
-            sites.append(_site(file, line, group_entries, ok))
+            sites.append(dataclasses.replace(_site(file, line, group_entries, ok), package=packages.get(file)))
     return tuple(sites)
 
 
@@ -507,7 +514,7 @@ def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Chang
             same = [verdicts.get(column_id(a.last, arch)) == verdicts.get(column_id(b.first, arch)) for a, b in steps]
             unchanged = True if all(same) else (False if not any(same) else None)
             out.append(Change(case, ChangeKind.SITE_ALLOCATIONS, site.id, site.source, group.arches, group.runs,
-                              unchanged, tuple(b.first for _a, b in steps), True))
+                              unchanged, tuple(b.first for _a, b in steps), True, site.package))
     for group in grouped_runs(columns, words, lambda a, b: a[0] == b[0]):
         if len(group.runs) < 2:
             continue
@@ -519,10 +526,10 @@ def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Chang
                       if old is not None and new is not None and _same_measured(old, new))
         if quiet:
             out.append(Change(case, ChangeKind.SITE_DIAGNOSTIC, site.id, site.source, group.arches, group.runs,
-                              None, quiet, True))
+                              None, quiet, True, site.package))
         elif all(old is None and new is None for old, new in before_after):
             out.append(Change(case, ChangeKind.SITE_DIAGNOSTIC, site.id, site.source, group.arches, group.runs,
-                              None, tuple(b.first for _a, b in steps), False))
+                              None, tuple(b.first for _a, b in steps), False, site.package))
     return out
 
 
@@ -541,12 +548,13 @@ def benchmark_changes(case: str, bench: Mapping[str, Any], columns: Sequence[Col
             unchanged = all(words(column_id(a.last, arch)) == words(column_id(b.first, arch))
                             for a, b in zip(group.runs, group.runs[1:], strict=False))
             out.append(Change(case, ChangeKind.BENCHMARK_ALLOCS, bench["name"], "", group.arches, group.runs,
-                              unchanged))
+                              unchanged, package=bench.get("package")))
     byte_values = {col: (result.get("exact_bytes_per_op") if result.get("exact_bytes_per_op") is not None
                          else result.get("bytes_per_op")) for col, result in bench["results"].items()}
     for group in grouped_runs(columns, byte_values, bytes_equal):
         if len(group.runs) > 1:
-            out.append(Change(case, ChangeKind.BENCHMARK_BYTES, bench["name"], "", group.arches, group.runs, None))
+            out.append(Change(case, ChangeKind.BENCHMARK_BYTES, bench["name"], "", group.arches, group.runs, None,
+                              package=bench.get("package")))
     return out
 
 

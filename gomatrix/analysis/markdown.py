@@ -25,6 +25,7 @@ from gomatrix.core.values import (
     snapped_allocs,
     version_key,
 )
+from gomatrix.plan.cases import source_link
 
 Doc = Mapping[str, Any]
 
@@ -238,18 +239,43 @@ def _runs_words(runs: Sequence[Doc], word: Callable[[Any], str]) -> str:
     return ", ".join(parts)
 
 
-def _site_label(change: Doc) -> str:
-    return f"{md_code(change['subject'])} {md_code(change['source'])}"
+def _site_id(site_id: str, source_url: str | None) -> str:
+    """file:line:column in code, linked to the line when the module case has a source_url."""
+    if not source_url:
+        return md_code(site_id)
+    path, _sep, rest = site_id.partition(":")
+    line = rest.partition(":")[0]
+    return f"[{md_code(site_id)}]({source_link(source_url, path, int(line))})" if line.isdigit() else md_code(site_id)
+
+
+def _source_urls(report: Doc) -> dict[str, str | None]:
+    """Module cases' link templates by case name."""
+    return {case["name"]: (case.get("module") or {}).get("source_url") for case in report["cases"]}
+
+
+def _site_label(change: Doc, source_url: str | None = None) -> str:
+    return f"{_site_id(change['subject'], source_url)} {md_code(change['source'])}"
+
+
+def _case_words(change: Doc) -> str:
+    """The case a change belongs to, with its package for module cases."""
+    package = change.get("package")
+    return md_text(change["case"]) + (f" {md_code(package)}" if package else "")
 
 
 def change_lines(report: Doc) -> list[str]:
     """One bullet per change; sites of one file whose change reads the same share a bullet."""
     out = []
+    urls = _source_urls(report)
     merged: list[tuple[Doc, list[Doc]]] = []
-    for change in report["changes"]:
+    # module cases: package by package (stable: case directories keep their order)
+    changes = sorted(report["changes"], key=lambda c: (c["case"], c.get("package") or "")) \
+        if any(c.get("package") for c in report["changes"]) else report["changes"]
+    for change in changes:
         previous = merged[-1][0] if merged else None
         same = previous is not None and previous["kind"] == change["kind"] == ChangeKind.SITE_DIAGNOSTIC.value \
-            and previous["case"] == change["case"] and previous["runs"] == change["runs"] \
+            and previous["case"] == change["case"] and previous.get("package") == change.get("package") \
+            and previous["runs"] == change["runs"] \
             and previous["arches"] == change["arches"] and previous["at"] == change["at"] \
             and previous["measured"] == change["measured"] \
             and previous["subject"].split(":")[0] == change["subject"].split(":")[0]
@@ -260,14 +286,15 @@ def change_lines(report: Doc) -> list[str]:
     for change, group in merged:
         kind = ChangeKind(change["kind"])
         arches = f" ({', '.join(change['arches'])})"
-        case = md_text(change["case"])
+        case = _case_words(change)
+        url = urls.get(change["case"])
         if kind == ChangeKind.SITE_ALLOCATIONS:
             words = {True: "; `-m`'s verdict there did not change", False: "; `-m`'s verdict changed with it",
                      None: "; `-m`'s verdict changed at some of these steps"}[change["diagnostic_unchanged"]]
-            out.append(f"- {case}, **allocations** at {_site_label(change)}: "
+            out.append(f"- {case}, **allocations** at {_site_label(change, url)}: "
                        f"{_runs_text(kind, change['runs'])}{words}{arches}")
         elif kind == ChangeKind.SITE_DIAGNOSTIC:
-            sites = ", ".join(_site_label(c) for c in group)
+            sites = ", ".join(_site_label(c, url) for c in group)
             plural = "s" if len(group) > 1 else ""
             if change["measured"]:
                 out.append(f"- {case}, diagnostic{plural} at {sites}: {_runs_text(kind, change['runs'])}; "
@@ -522,16 +549,34 @@ def _case_section(report: Doc, statuses: Statuses, case: Doc) -> list[str | _Lin
                   "over the samples, compared with the previous version on the same native arch (benchstat's "
                   "Mann-Whitney U, α = 0.05): \"~\" not significant, else the change of the median; † emulated "
                   "and ‡ under load, not compared.")
-        out += details(f"Benchmarks of {md_text(case['name'])}", [legend, "", _table(
-            report, statuses, case, case["benchmarks"], lambda b: md_code(b["name"]),
-            lambda b, col, status: _bench_cell(b["results"].get(col), status))])
+        for package, rows in _by_package(case["benchmarks"]):
+            out += details(f"Benchmarks of {md_text(case['name'])}{_package_words(package)}", [legend, "", _table(
+                report, statuses, case, rows, lambda b: md_code(b["name"]),
+                lambda b, col, status: _bench_cell(b["results"].get(col), status))])
     if case["sites"]:
         legend = ("Each allocation site (file:line:column of the expression) per cell: the verdict from what was "
                   "measured at its line against what `-m` said there, and the allocs/op measured there (per "
                   "benchmark when several run the line).")
-        out += details(f"Allocation sites of {md_text(case['name'])}", [legend, "", _table(
-            report, statuses, case, case["sites"], lambda s: f"{md_code(s['id'])} {md_code(s['source'])}", _site_cell)])
+        if case.get("module"):
+            legend += " Paths are relative to the module's root."
+        url = (case.get("module") or {}).get("source_url")
+        for package, rows in _by_package(case["sites"]):
+            out += details(f"Allocation sites of {md_text(case['name'])}{_package_words(package)}", [legend, "", _table(
+                report, statuses, case, rows, lambda s: f"{_site_id(s['id'], url)} {md_code(s['source'])}",
+                _site_cell)])
     return out
+
+
+def _by_package(rows: Sequence[Doc]) -> list[tuple[str | None, list[Doc]]]:
+    """Rows grouped by their package (module cases), in first-seen order; case directories: one group."""
+    groups: dict[str | None, list[Doc]] = {}
+    for row in rows:
+        groups.setdefault(row.get("package"), []).append(row)
+    return list(groups.items())
+
+
+def _package_words(package: str | None) -> str:
+    return f", package {md_code(package)}" if package else ""
 
 
 _SINCE_TEXTS = {

@@ -80,9 +80,24 @@ def _did_you_mean(error: ValidationError) -> str:
     return "; ".join(hints)
 
 
+_JSON_TYPES = {"object": dict, "array": list, "string": str}
+
+
+def _branch(error: ValidationError) -> ValidationError:
+    """For a value matching no branch of a oneOf/anyOf, the error of the branch of the value's own JSON type
+    (a mapping among strings: its unknown key, with a "did you mean"), else the error itself."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return error
+    own = [branch for branch in error.context
+           if isinstance(branch.schema, dict) and branch.validator != "type"
+           and isinstance(error.instance, _JSON_TYPES.get(str(branch.schema.get("type")), ()))]
+    best = jsonschema.exceptions.best_match(own) if own else None
+    return _branch(best) if best is not None else error
+
+
 def describe(error: ValidationError) -> str:
     """One line: where in the document and what is wrong."""
-    best = jsonschema.exceptions.best_match([error])
+    best = _branch(jsonschema.exceptions.best_match([error]))
     hint = _did_you_mean(best)
     return f"at {json_path(best)}: {hint or best.message}"
 

@@ -1,8 +1,12 @@
-"""Cases: any directory of Go files, with an optional case.yaml (title, source, claims)."""
+"""Cases: any directory of Go files, with an optional case.yaml (title, source, claims); or a Go module
+(matrix.yaml `cases: - module: PATH`, --module PATH) whose packages' benchmarks run as one case."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +14,7 @@ from typing import Any
 from gomatrix.core.errors import CaseError
 from gomatrix.core.schemas import validate
 from gomatrix.core.values import in_version_range
-from gomatrix.plan.config import read_yaml
+from gomatrix.plan.config import MatrixConfig, ModuleSpec, read_text, read_yaml
 
 CASE_FILE = "case.yaml"
 
@@ -72,14 +76,40 @@ class ExpectedFailure:
 
 
 @dataclass(frozen=True)
+class ModuleInfo:
+    """What a module case builds: its root (Case.path), the go.mod facts, the packages and the bench filter."""
+
+    module_path: str  # go.mod's module line
+    packages: tuple[str, ...]  # package patterns, as go list takes them
+    bench: str  # the -bench regexp
+    go: str | None  # go.mod's go directive ("1.17", "1.24.0"); None: none (the go command assumes 1.16)
+    toolchain: str | None  # go.mod's toolchain line: recorded, never obeyed (GOTOOLCHAIN=local)
+    vendored: bool  # vendor/modules.txt exists: dependencies come from vendor/ (-mod=vendor)
+    requires: bool  # go.mod requires other modules: a module cache is needed unless vendored
+    commit: str | None = None  # git rev-parse HEAD of the module's directory, when it is in a repository
+    source_url: str | None = None  # link template with {commit} filled in ({path}, {line} left); None: no links
+
+    def package_of(self, file: str) -> str:
+        """The import path of the package a module-relative Go file belongs to."""
+        directory = file.rpartition("/")[0]
+        return f"{self.module_path}/{directory}" if directory else self.module_path
+
+    @property
+    def dependencies(self) -> str:
+        """Where the cells' dependencies come from: vendor, modcache or none."""
+        return "vendor" if self.vendored else "modcache" if self.requires else "none"
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     path: Path
-    go_files: tuple[str, ...]
+    go_files: tuple[str, ...]  # a module: every Go file, relative to the module root
     title: str
     source: str
     claims: tuple[Claim, ...]
     expected_failures: tuple[ExpectedFailure, ...] = ()
+    module: ModuleInfo | None = None  # a module case; None: a case directory
 
     def expected_failure(self, go_version: str) -> str | None:
         """Why the case is expected to fail on go_version (case.yaml), or None."""
@@ -175,3 +205,95 @@ def discover_cases(cases_dir: Path, selection: tuple[str, ...] | None = None) ->
         raise CaseError(f"unknown case(s): {', '.join(hints)}", where=str(cases_dir),
                         fix=f"Available: {', '.join(sorted(found))}.")
     return [load_case(found[n]) for n in names]
+
+
+_GO_MOD_LINE = re.compile(r"^\s*(module|go|toolchain)\s+(\S+)\s*(?://.*)?$", re.MULTILINE)
+_REQUIRE = re.compile(r"^\s*require\b", re.MULTILINE)
+# Directories the go command never builds packages from (and vendor/, which is the dependencies).
+_SKIPPED_DIRS = ("vendor", "testdata")
+
+
+def _module_go_files(root: Path) -> tuple[str, ...]:
+    """Every Go file of the module's packages, relative to its root (nested modules, testdata/, vendor/,
+    and directories starting with . or _ left out, as the go command does)."""
+    found: list[str] = []
+
+    def walk(directory: Path, relative: str) -> None:
+        for entry in sorted(directory.iterdir()):
+            name = entry.name
+            if entry.is_dir() and not entry.is_symlink():
+                if name.startswith((".", "_")) or name in _SKIPPED_DIRS or (entry / "go.mod").exists():
+                    continue
+                walk(entry, f"{relative}{name}/")
+            elif entry.is_file() and name.endswith(".go") and not name.startswith((".", "_")):
+                found.append(f"{relative}{name}")
+
+    walk(root, "")
+    return tuple(found)
+
+
+def parse_go_mod(text: str) -> dict[str, str]:
+    """go.mod's module, go and toolchain lines (unquoted), by keyword."""
+    return {keyword: value.strip('"`') for keyword, value in _GO_MOD_LINE.findall(text)}
+
+
+def _git_commit(root: Path) -> str | None:
+    """The commit checked out where the module is (for source links), None outside a repository."""
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+def _source_url(template: str | None, commit: str | None) -> str | None:
+    """The link template with the commit filled in; None without a template, or when it needs a commit and
+    the module is in no repository."""
+    if template is None or ("{commit}" in template and commit is None):
+        return None
+    return template.replace("{commit}", commit or "")
+
+
+def source_link(template: str, path: str, line: int) -> str:
+    """A source line's address from a module's source_url (commit already filled in)."""
+    return template.replace("{path}", path).replace("{line}", str(line))
+
+
+def load_module(spec: ModuleSpec) -> Case:
+    """A Go module directory -> a module Case, named after the directory."""
+    root = spec.path
+    go_mod = root / "go.mod"
+    if not go_mod.is_file():
+        raise CaseError(f"{root} holds no go.mod", where=str(root),
+                        fix="Point `module:` (or --module) at the directory with the module's go.mod.")
+    text = read_text(go_mod, error_cls=CaseError)
+    lines = parse_go_mod(text)
+    if "module" not in lines:
+        raise CaseError("go.mod has no module line", where=str(go_mod), fix="Add `module <path>` to go.mod.")
+    go_files = _module_go_files(root)
+    if not any(name.endswith("_test.go") for name in go_files):
+        raise CaseError("the module has no _test.go files, so no benchmarks", where=str(root),
+                        fix="Point at a module whose packages have benchmarks (func BenchmarkX(b *testing.B)).")
+    info = ModuleInfo(module_path=lines["module"], packages=spec.packages, bench=spec.bench, go=lines.get("go"),
+                      toolchain=lines.get("toolchain"), vendored=(root / "vendor" / "modules.txt").is_file(),
+                      requires=bool(_REQUIRE.search(text)), commit=_git_commit(root))
+    info = dataclasses.replace(info, source_url=_source_url(spec.source_url, info.commit))
+    return Case(name=re.sub(r"[^A-Za-z0-9_.-]", "-", root.name) or "module", path=root, go_files=go_files,
+                title=f"module {info.module_path}", source=str(root), claims=(), module=info)
+
+
+def load_cases(config: MatrixConfig) -> list[Case]:
+    """The configuration's cases: its case directories (none when it names only modules), then its modules."""
+    modules = [load_module(spec) for spec in config.modules]
+    directories = [] if config.modules and config.cases == () else discover_cases(config.cases_dir, config.cases)
+    cases = [*directories, *modules]
+    seen: dict[str, Case] = {}
+    for case in cases:
+        if case.name in seen:
+            raise CaseError(f"two cases are named {case.name!r}: {seen[case.name].path} and {case.path}",
+                            where=str(case.path), fix="Rename one of the directories (a case's name is its "
+                            "directory's name).")
+        seen[case.name] = case
+    return cases

@@ -38,10 +38,20 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ModuleSpec:
+    """A Go module as a case (matrix.yaml `cases: - module: PATH`, or --module PATH)."""
+
+    path: Path  # the module's root directory (holding go.mod), absolute
+    packages: tuple[str, ...] = ("./...",)  # package patterns inside it
+    bench: str = "."  # the -bench regexp
+    source_url: str | None = None  # link template of its source lines ({commit}, {path}, {line})
+
+
+@dataclass(frozen=True)
 class MatrixConfig:
     versions: tuple[str, ...]
     arches: tuple[str, ...]
-    cases: tuple[str, ...] | None  # None: every case in cases_dir
+    cases: tuple[str, ...] | None  # case directory names; None: every case in cases_dir
     cases_dir: Path
     image: str
     bench: BenchSettings
@@ -58,6 +68,8 @@ class MatrixConfig:
     result_cache: bool = True
     accept_failures: bool = False  # exit 0 even when cells fail or time out
     unsandboxed: bool = False  # host runner: run cells without bubblewrap (the user accepts the risk)
+    modules: tuple[ModuleSpec, ...] = ()  # Go modules run as cases, besides the case directories
+    source_url: str | None = None  # link template for module source lines: {commit}, {path}, {line}
 
     def image_ref(self, version: str) -> str:
         return self.image.replace("{version}", version)
@@ -140,10 +152,20 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
         return ((cwd if from_override or key == "out" else base_dir) / value).resolve()
 
     cases = merged["cases"]
+    # Module paths in the file are relative to the file; given on the command line, to where the user stands.
+    modules_base = cwd if overrides is not None and overrides.get("cases") is not None else base_dir
+    module_defaults = defaults(property_schema("matrix", ("cases",))["oneOf"][1]["items"]["oneOf"][1])
+    modules = tuple(ModuleSpec(path=(modules_base / Path(entry["module"]).expanduser()).resolve(),
+                               packages=tuple(entry.get("packages", module_defaults["packages"])),
+                               bench=entry.get("bench", module_defaults["bench"]),
+                               source_url=entry.get("source_url", merged.get("source_url")))
+                    for entry in (cases if cases != "all" else []) if isinstance(entry, dict))
     return MatrixConfig(
         versions=tuple(merged["versions"]),
         arches=tuple(merged["arches"]),
-        cases=None if cases == "all" else tuple(cases),
+        cases=None if cases == "all" else tuple(entry for entry in cases if isinstance(entry, str)),
+        modules=modules,
+        source_url=merged.get("source_url"),
         cases_dir=resolve("cases_dir"),
         image=merged["image"],
         bench=BenchSettings(**merged["bench"]),
@@ -199,8 +221,12 @@ def _convert(option: str, value: object, node: dict[str, Any]) -> Any:
 
 def cli_overrides(**options: object) -> dict[str, Any]:
     """Command-line options (None or "": not given) -> the same shape as matrix.yaml, each value checked
-    against its key's schema here so that an error names the option, not the file."""
+    against its key's schema here so that an error names the option, not the file.
+
+    module (--module PATH, comma-separated for several): Go modules as cases, with their default packages
+    and bench filter; besides the --cases given, else instead of the file's cases."""
     result: dict[str, Any] = {}
+    module = options.pop("module", None)
     for option, value in options.items():
         if value is None or value == "":
             continue
@@ -215,4 +241,11 @@ def cli_overrides(**options: object) -> dict[str, Any]:
         for key in path[:-1]:
             target = target.setdefault(key, {})
         target[path[-1]] = converted
+    if isinstance(module, str) and module:
+        named = result.get("cases")
+        result["cases"] = [*(named if isinstance(named, list) else []), *({"module": path}
+                                                                          for path in split_list(module))]
+        if named == "all":
+            raise ConfigError("--cases all goes with --module only through matrix.yaml", where="command line",
+                              fix="Name the cases (--cases a,b) to run them besides the module, or leave --cases out.")
     return result

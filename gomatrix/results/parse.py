@@ -25,6 +25,7 @@ class BenchSample:
     ns_per_op: float | None
     bytes_per_op: float | None
     allocs_per_op: float | None
+    package: str | None = None  # the test binary's "pkg:" line (module cases run one binary per package)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class BenchmarkSummary:
     bytes_per_op: float | None
     ns_per_op: float | None
     samples: tuple[BenchSample, ...] = field(repr=False)
+    package: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def parse_bench(text: str) -> BenchOutput:
     """Benchmark lines (every sample kept) and the key: value configuration lines before them."""
     config: dict[str, str] = {}
     samples: list[BenchSample] = []
+    package: str | None = None
     for raw_line in text.splitlines():
         line = raw_line.rstrip()
         match = _BENCH_LINE.match(line)
@@ -91,9 +94,12 @@ def parse_bench(text: str) -> BenchOutput:
                 ns_per_op=values.get("ns_per_op"),
                 bytes_per_op=values.get("bytes_per_op"),
                 allocs_per_op=values.get("allocs_per_op"),
+                package=package,
             ))
             continue
         config_match = _CONFIG_LINE.match(line)
+        if config_match and config_match.group(1) == "pkg":
+            package = config_match.group(2).strip() or None
         if config_match and not samples:
             config[config_match.group(1)] = config_match.group(2)
     return BenchOutput(config=config, samples=tuple(samples))
@@ -105,21 +111,37 @@ def _median(values: Iterable[float | None]) -> float | None:
 
 
 def summarize(samples: Iterable[BenchSample]) -> list[BenchmarkSummary]:
-    """Group samples by benchmark name, in first-seen order."""
-    groups: dict[str, list[BenchSample]] = {}
+    """Group samples by package and benchmark name, in first-seen order."""
+    groups: dict[tuple[str | None, str], list[BenchSample]] = {}
     for sample in samples:
-        groups.setdefault(sample.name, []).append(sample)
+        groups.setdefault((sample.package, sample.name), []).append(sample)
     return [
         BenchmarkSummary(
             name=name,
+            package=package,
             procs=group[0].procs,
             allocs_per_op=_median(s.allocs_per_op for s in group),
             bytes_per_op=_median(s.bytes_per_op for s in group),
             ns_per_op=_median(s.ns_per_op for s in group),
             samples=tuple(group),
         )
-        for name, group in groups.items()
+        for (package, name), group in groups.items()
     ]
+
+
+PACKAGE_MARKER = "gomatrix-package: "
+
+
+def package_sections(text: str) -> list[tuple[str, str]]:
+    """A module case's escape.txt split into (import path, that package's compiler output); driver.sh
+    writes a "gomatrix-package: PATH" line before each package's compile."""
+    sections: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith(PACKAGE_MARKER):
+            sections.append((line[len(PACKAGE_MARKER):].strip(), []))
+        elif sections:
+            sections[-1][1].append(line)
+    return [(package, "\n".join(lines)) for package, lines in sections]
 
 
 def parse_diagnostics(text: str) -> list[Diagnostic]:

@@ -13,11 +13,12 @@ from gomatrix.core.kinds import Status
 from gomatrix.core.schemas import validate
 from gomatrix.core.values import to_json
 from gomatrix.docker.engine import ImageInfo
+from gomatrix.plan.cases import ModuleInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
 from gomatrix.results.exact import case_functions, linked_ranges, parse_exact
 from gomatrix.results.migrate import OLD_CELL_SCHEMAS, migrate_cell
-from gomatrix.results.parse import inlined_calls, parse_bench, parse_escapes, summarize
+from gomatrix.results.parse import EscapeSite, inlined_calls, package_sections, parse_bench, parse_escapes, summarize
 from gomatrix.results.profile import Accounting, account, parse_sites
 from gomatrix.results.quickcheck import matches
 from gomatrix.results.sites import cell_sites, covered, fold_inlined
@@ -67,6 +68,19 @@ def _profile_doc(accounting: Accounting | None, error: str | None) -> dict[str, 
     return {**to_json(accounting), "error": None}
 
 
+def _module_escapes(text: str, go_files: tuple[str, ...],
+                    module: ModuleInfo) -> tuple[list[EscapeSite], dict[tuple[str, int, int], str]]:
+    """A module case's escape sites and inlined calls, each package's taken from its own compile only (another
+    package's compile reports the bodies it inlined from it, with other verdicts)."""
+    sites: list[EscapeSite] = []
+    inlined: dict[tuple[str, int, int], str] = {}
+    for package, section in package_sections(text):
+        own = [name for name in go_files if module.package_of(name) == package]
+        sites += parse_escapes(section, own)
+        inlined.update(inlined_calls(section, own))
+    return sites, inlined
+
+
 def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_dir: Path,
                run_dir: Path, *, jobs: int | None = None) -> dict[str, Any]:
     """The cell document; benchmarks and escapes are parsed from the raw outputs that exist."""
@@ -78,10 +92,15 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     if status == Status.OK and goarch != cell.arch:
         status, reason = Status.FAILED, f"planned {cell.arch} but the toolchain reported GOARCH={goarch}"
     escape_text = read_or_empty(raw_dir / "escape.txt")
-    escape_sites = parse_escapes(escape_text, cell.case.go_files)
+    module = cell.case.module
+    if module is None:
+        escape_sites = parse_escapes(escape_text, cell.case.go_files)
+        inlined = inlined_calls(escape_text, cell.case.go_files)
+    else:
+        escape_sites, inlined = _module_escapes(escape_text, cell.case.go_files, module)
     escapes = [
         {"file": s.file, "line": s.line, "col": s.col, "message": s.message, "subject": s.subject,
-         "verdict": s.verdict, "reason": s.reason}
+         "verdict": s.verdict, "reason": s.reason, **({"package": module.package_of(s.file)} if module else {})}
         for s in escape_sites
     ]
     exact = parse_exact(read_or_empty(raw_dir / "exact.txt"))
@@ -115,9 +134,19 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
                 "allocs_per_op": count.allocs_per_op, "bytes_per_op": count.bytes_per_op},
             "linked": linked,
             "profile": _profile_doc(accounts.get(summary.name), profile_errors.get(summary.name)),
+            **({"package": summary.package} if module is not None and summary.package else {}),
         })
-    folded, inlined_bodies = fold_inlined(escape_sites, inlined_calls(escape_text, cell.case.go_files), funcs)
+    folded, inlined_bodies = fold_inlined(escape_sites, inlined, funcs)
     sites = to_json(cell_sites(folded, accounts, sources, lines_run, inlined_bodies))
+    if module is not None:
+        for site in sites:
+            site["package"] = module.package_of(site["file"])
+        extra_module: dict[str, Any] = {"module": {
+            "path": module.module_path, "go": module.go, "toolchain": module.toolchain, "commit": module.commit,
+            "packages": list(module.packages), "bench": module.bench, "dependencies": module.dependencies,
+            "source_url": module.source_url}}
+    else:
+        extra_module = {}
     raw = {
         key: str((raw_dir / name).relative_to(run_dir))
         for key, name in RAW_FILES.items()
@@ -128,7 +157,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     if outcome.toolchain is not None:
         toolchain = {"version": outcome.toolchain.version, "source": outcome.toolchain.source,
                      "sha256": outcome.toolchain.sha256}
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(extra_module)
     if outcome.sandbox is not None:
         extra["sandbox"] = {"tool": outcome.sandbox.tool, "limits": outcome.sandbox.limits}
     return {

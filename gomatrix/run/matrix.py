@@ -23,7 +23,7 @@ from gomatrix.core.kinds import FAILING_STATUSES, Status, status_counts
 from gomatrix.core.platform import host_arch
 from gomatrix.core.text import Log
 from gomatrix.docker.engine import DockerEngine
-from gomatrix.plan.cases import discover_cases
+from gomatrix.plan.cases import load_cases
 from gomatrix.plan.cells import Cell, order_groups, plan_cells, select_shard
 from gomatrix.plan.config import MatrixConfig
 from gomatrix.run import ghactions
@@ -181,7 +181,7 @@ def dry_run_plan(config: MatrixConfig, *, shard: tuple[int, int] | None = None,
                  plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What `matrix` would run, without running or contacting anything: the cells (after --shard), each
     with the image the Docker runner would use and the toolchain the host runner would use."""
-    cases = discover_cases(config.cases_dir, config.cases)
+    cases = load_cases(config)
     cells = pinned_cells(plan_cells(config, cases), plan)
     if shard is not None:
         cells = select_shard(cells, shard, _recorded_costs(config.out), host_arch())
@@ -217,7 +217,7 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
     SIGINT/SIGTERM stop the run cleanly: running cells are stopped (their containers removed),
     finished cells are kept, a partial report lists the missing cells, and Interrupted is raised.
     """
-    cases = discover_cases(config.cases_dir, config.cases)
+    cases = load_cases(config)
     cells = pinned_cells(plan_cells(config, cases), plan)
     if plan is not None:
         log(f"gomatrix: plan {plan['digest'][:19]}: images pinned by digest")
@@ -247,17 +247,20 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
                        "plan": plan["digest"] if plan is not None else None}, run_dir / PLAN_FILE)
     stop = threading.Event()
     with _stopping_on_signals(stop, runner, log) as received:
-        if todo and not stop.is_set():
-            with ghactions.group(f"gomatrix: prepare the {runner.name} runner for {len(todo)} cells"):
-                runner.prepare(todo)
-        progress = Progress(len(todo))
-        cache = ResultCache(cache_root() / "results", log=progress.log) if config.result_cache else None
-        with ghactions.group(f"gomatrix: run {len(todo)} cells"):
-            try:  # also on an error: the live status line gives the terminal its cursor back
-                run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache,
-                          force=force, stop=stop, costs=lambda: _recorded_costs(config.out))
-            finally:
-                progress.close()
+        try:
+            if todo and not stop.is_set():
+                with ghactions.group(f"gomatrix: prepare the {runner.name} runner for {len(todo)} cells"):
+                    runner.prepare(todo)
+            progress = Progress(len(todo))
+            cache = ResultCache(cache_root() / "results", log=progress.log) if config.result_cache else None
+            with ghactions.group(f"gomatrix: run {len(todo)} cells"):
+                try:  # also on an error: the live status line gives the terminal its cursor back
+                    run_cells(runner, todo if not stop.is_set() else [], config, run_dir, progress, cache=cache,
+                              force=force, stop=stop, costs=lambda: _recorded_costs(config.out))
+                finally:
+                    progress.close()
+        finally:
+            runner.close()
     missing = [cell.key for cell in cells if not (run_dir / "cells" / f"{cell.key}.json").exists()]
     reports_root = config.out if resume is None else run_dir.parent
     if received:

@@ -15,6 +15,7 @@ from typing import Protocol
 from gomatrix.core.files import read_or_empty
 from gomatrix.core.kinds import LimitsBy, RunnerChoice, Status, Strategy
 from gomatrix.core.text import tail
+from gomatrix.core.values import version_key
 from gomatrix.docker.engine import (
     SANDBOX_UID,
     ImageInfo,
@@ -32,6 +33,8 @@ COMPILE_FAILURE = "the case does not compile"
 
 IN_CONTAINER_ROOT = "/tmp/gomatrix"
 CACHE_MOUNT = "/gomatrix-cache"
+# Module cases: the module cache filled before the cells, read-only in every cell of the module.
+MODCACHE_MOUNT = "/gomatrix-modcache"
 # GOCACHE inside the volume: a directory of the sandbox user (volumes of root-run versions kept
 # their root-owned go-build/ beside it).
 SANDBOX_GOCACHE = f"{CACHE_MOUNT}/uid{SANDBOX_UID}/go-build"
@@ -101,6 +104,23 @@ class Runner(Protocol):
 
     def abort(self) -> None:
         """Stop every running cell now (the run is interrupted); run_group calls then return soon."""
+
+    def close(self) -> None:
+        """The run is over: remove what prepare() made for it (module caches)."""
+
+
+def module_unavailable(cell: Cell, version: str) -> Unavailable | None:
+    """A module case whose go.mod needs a newer Go than version (the cell's, exact or a minor): skipped,
+    as GOTOOLCHAIN=local never fetches another toolchain. None: it can build, or it is no module."""
+    module = cell.case.module
+    if module is None or module.go is None:
+        return None
+    needs, have = version_key(module.go), version_key(version)
+    if have[2] == -1:  # a bare minor: any patch of it
+        needs, have = needs[:2], have[:2]
+    if have < needs:
+        return Unavailable(Status.SKIPPED, f"needs go{module.go} (go.mod)")
+    return None
 
 
 def read_exit(raw_dir: Path) -> int | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -45,9 +46,12 @@ from gomatrix.runners.base import (
     Ending,
     Unavailable,
     interpret_driver_exit,
+    module_unavailable,
     read_exit,
     utc_now,
 )
+from gomatrix.runners.modcache import Dependencies, ModuleCaches, host_go, needs_cache
+from gomatrix.toolchains.providers import ToolchainProvider
 
 
 class Phase(StrEnum):
@@ -73,8 +77,12 @@ class DockerRunner:
     name = RunnerChoice.DOCKER
 
     def __init__(self, engine: DockerEngine, config: MatrixConfig, run_label: str,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, providers: Sequence[ToolchainProvider] = ()) -> None:
+        """providers: where a go command for `go mod download` comes from (module cases' dependencies are
+        fetched on this machine, once, and copied into the containers)."""
         self._engine = engine
+        self._providers = list(providers)
+        self._modules = ModuleCaches(log, config.timeout)
         self._log = log
         self._config = config
         self._run_label = run_label
@@ -106,6 +114,9 @@ class DockerRunner:
             if problem:
                 self._log(f"linux/{arch} cells will be skipped: {problem}")
                 self._emulation[arch] = Unavailable(Status.SKIPPED, problem)
+        cases = [c.case for c in cells]
+        go = host_go({c.version for c in cells}, self._providers, self._log) if needs_cache(cases) else None
+        self._modules.prepare(cases, go)
 
     def _image_of(self, cell: Cell, arch: str) -> ImageInfo | Unavailable:
         blocked = self._emulation.get(cell.arch)
@@ -129,6 +140,10 @@ class DockerRunner:
         """Remove this run's containers (running ones are killed): their run_group calls return."""
         for container in self._engine.labelled(f"{RUN_LABEL}={self._run_label}"):
             self._engine.remove_container(container.id)
+
+    def close(self) -> None:
+        """Remove the module caches (containers are removed as their groups end)."""
+        self._modules.close()
 
     def group_key(self, cell: Cell) -> str:
         if self._config.isolation == Isolation.CELL:
@@ -162,7 +177,10 @@ class DockerRunner:
         build_image: ImageInfo | None = None
         for index, (cell, raw_dir) in enumerate(zip(cells, raw_dirs, strict=True)):
             prepared, build = self._image(cell), self._build_image(cell)
-            if isinstance(prepared, Unavailable):
+            not_here = module_unavailable(cell, cell.version) or self._module_deps(cell)
+            if isinstance(not_here, Unavailable):
+                results[index] = outcome(cell, Ending(not_here.status, not_here.reason), None, 0.0)
+            elif isinstance(prepared, Unavailable):
                 results[index] = outcome(cell, Ending(prepared.status, prepared.reason), None, 0.0)
             elif isinstance(build, Unavailable):
                 results[index] = outcome(cell, Ending(build.status, f"cannot cross-compile: {build.reason}"), prepared,
@@ -175,6 +193,9 @@ class DockerRunner:
         elif run_image is not None:
             results.update(self._run_phase(run_image, items, Phase.ALL, {}, outcome, start))
         return [results[i] for i in range(len(cells))]
+
+    def _module_deps(self, cell: Cell) -> Dependencies | Unavailable | None:
+        return self._modules.get(cell.case) if cell.case.module is not None else None
 
     def _run_cross(self, build_image: ImageInfo, run_image: ImageInfo, items: list[tuple[int, Cell, Path]],
                    outcome: Callable[[Cell, Ending, ImageInfo | None, float], CellOutcome],
@@ -244,21 +265,36 @@ class DockerRunner:
         binary) and the cell roots the driver is given."""
         extra: dict[str, bytes] = {"gomatrix/driver.sh": driver_script()}
         roots = []
+        modcaches: dict[str, Path] = {}  # arcname -> a filled module cache: copied in read-only, once
         for _index, cell, _raw in items:
             settings = [f"GOMATRIX_BENCHTIME={self._config.bench.benchtime}",
                         f"GOMATRIX_COUNT={self._config.bench.count}", f"GOMATRIX_PHASE={phase}"]
             if phase == Phase.BUILD:
                 settings.append(f"GOMATRIX_GOARCH={cell.arch}")
+            module, deps = cell.case.module, self._module_deps(cell)
+            if module is not None and isinstance(deps, Dependencies):
+                settings += ["GOMATRIX_MODULE=1", f"GOMATRIX_PACKAGES={shlex.quote(' '.join(module.packages))}",
+                             f"GOMATRIX_BENCH={shlex.quote(module.bench)}", f"GOMATRIX_GOFLAGS={deps.goflags}"]
+                if deps.modcache is not None and phase != Phase.RUN:
+                    arcname = f"gomatrix/modcache/{deps.modcache.name}"
+                    modcaches[arcname] = deps.modcache
+                    settings.append(f"GOMATRIX_MODCACHE=/tmp/{arcname}")
             extra[f"gomatrix/cells/{cell.key}/cell.env"] = ("\n".join(settings) + "\n").encode()
-            if phase == Phase.RUN:
+            if phase == Phase.RUN and module is not None:
+                prefix = f"{cell.key}/"
+                for name, content in built.items():
+                    if name.startswith(prefix):
+                        extra[f"gomatrix/cells/{name}"] = content
+            elif phase == Phase.RUN:
                 extra[f"gomatrix/cells/{cell.key}/case.test"] = built[cell.key]
                 if f"{cell.key}/exact-built" in built:
                     extra[f"gomatrix/cells/{cell.key}/exact-built"] = b""
-            else:
+            elif module is None:  # no exact-count files for module cases
                 for name, source in generated_for_case(cell.case.path, cell.case.go_files).items():
                     extra[f"gomatrix/cells/{cell.key}/exact/{name}"] = source.encode()
             roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
-        archive = tar_directories({f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
+        archive = tar_directories({**{f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
+                                   **modcaches},
                                   extra, writable_dirs=("gomatrix/home", *scratch_dirs,
                                                         *(f"gomatrix/cells/{c.key}" for _i, c, _r in items)))
         return archive, roots
@@ -275,6 +311,13 @@ class DockerRunner:
             with open(raw_dir / "driver.log", "a" if phase == Phase.RUN else "w", encoding="utf-8") as log:
                 log.write(f"== {phase} in {image.ref} (linux/{image.architecture}) ==\n{result.logs}\n")
             exit_code = read_exit(raw_dir)
+            if phase == Phase.BUILD and exit_code == 0 and cell.case.module is not None:
+                # every package's test binary and the list of them, for the run phase
+                built[cell.key] = b""
+                for path in [staging / cell.key / "packages.list", *(staging / cell.key).glob("pkg*.test")]:
+                    built[f"{cell.key}/{path.name}"] = path.read_bytes()
+                (raw_dir / "exit").unlink()
+                continue
             if phase == Phase.BUILD and exit_code == 0 and (staging / cell.key / "case.test").is_file():
                 built[cell.key] = (staging / cell.key / "case.test").read_bytes()
                 if (raw_dir / "exact-built").exists():

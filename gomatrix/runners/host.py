@@ -25,19 +25,23 @@ from gomatrix.core.kinds import Emulation, RunnerChoice, Status, Strategy
 from gomatrix.core.platform import emulation_problem, host_arch, qemu_name
 from gomatrix.core.resources import driver_script
 from gomatrix.core.text import Log
+from gomatrix.core.values import version_key
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import MatrixConfig
 from gomatrix.results.exact import write_generated
 from gomatrix.runners.base import (
     CACHE_MOUNT,
+    MODCACHE_MOUNT,
     CellOutcome,
     Ending,
     SandboxInfo,
     Unavailable,
     interpret_driver_exit,
+    module_unavailable,
     utc_now,
 )
 from gomatrix.runners.limits import CellLimits, LimitsFactory, LimitValues, memory_bytes
+from gomatrix.runners.modcache import Dependencies, ModuleCaches
 from gomatrix.runners.sandbox import SANDBOX_HOME, SYSTEM_DIRS, Bubblewrap, cell_root_inside, write_etc
 from gomatrix.toolchains.providers import Toolchain, ToolchainProvider, cache_root, resolve_version
 
@@ -60,6 +64,7 @@ class HostRunner:
         self._toolchains: dict[tuple[str, str], Toolchain | Unavailable] = {}  # (version, its arch)
         self._exec: dict[str, str | Unavailable] = {}
         self._running: set[subprocess.Popen[bytes]] = set()
+        self._modules = ModuleCaches(log, config.timeout)
 
     def prepare(self, cells: list[Cell]) -> None:
         confined = f"sandbox {self._sandbox.label}" if self._sandbox else "UNSANDBOXED (asked for)"
@@ -80,6 +85,13 @@ class HostRunner:
             exact, provider = resolved
             for arch in arches:
                 self._toolchains[(version, arch)] = self._get(provider, exact, arch)
+        # Module cases: dependencies fetched once, by the newest native toolchain, before any cell.
+        native = [t for (_v, arch), t in self._toolchains.items() if arch == self._native and isinstance(t, Toolchain)]
+        newest = max(native, key=lambda t: version_key(t.version), default=None)
+        self._modules.prepare([c.case for c in cells], newest.goroot / "bin" / "go" if newest else None)
+
+    def close(self) -> None:
+        self._modules.close()
 
     def _get(self, provider: ToolchainProvider, version: str, arch: str) -> Toolchain | Unavailable:
         if arch != self._native and not provider.foreign_arches:
@@ -159,15 +171,22 @@ class HostRunner:
             return outcome(Ending(toolchain.status, toolchain.reason))
         if isinstance(exec_with, Unavailable):
             return outcome(Ending(exec_with.status, exec_with.reason))
+        too_old = module_unavailable(cell, toolchain.version)
+        if too_old is not None:
+            return outcome(Ending(too_old.status, too_old.reason))
+        deps = self._modules.get(cell.case) if cell.case.module is not None else None
+        if isinstance(deps, Unavailable):
+            return outcome(Ending(deps.status, deps.reason))
         root = Path(tempfile.mkdtemp(prefix=f"gomatrix-{cell.key}-"))
         try:
-            shutil.copytree(cell.case.path, root / "case")
-            write_generated(cell.case.path, cell.case.go_files, root)
+            shutil.copytree(cell.case.path, root / "case", ignore=shutil.ignore_patterns(".git"))
+            if cell.case.module is None:
+                write_generated(cell.case.path, cell.case.go_files, root)
             driver = root / "driver.sh"
             driver.write_bytes(driver_script())
             gocache = self._cache / "gocache" / f"go{toolchain.version}-{cell.arch}"
             gocache.mkdir(parents=True, exist_ok=True)
-            command, env = self._command(cell, root, gocache, toolchain, exec_with)
+            command, env = self._command(cell, root, gocache, toolchain, exec_with, deps)
             limits = self._limits.for_cell(cell.key)
             limits_by = limits.by
             ended = self._start(command, env, limits, raw_dir)
@@ -179,10 +198,19 @@ class HostRunner:
             shutil.rmtree(root, ignore_errors=True)
 
     def _command(self, cell: Cell, root: Path, gocache: Path, toolchain: Toolchain,
-                 exec_with: str) -> tuple[list[str], dict[str, str]]:
+                 exec_with: str, deps: Dependencies | None) -> tuple[list[str], dict[str, str]]:
         """driver.sh for the cell and the environment to start it with: in the sandbox (paths as a container
-        has them, its own environment), or as a plain process."""
+        has them, its own environment), or as a plain process. deps: a module case's dependencies (its
+        module cache mounted read-only in the sandbox)."""
         settings = {"GOMATRIX_BENCHTIME": self._config.bench.benchtime, "GOMATRIX_COUNT": str(self._config.bench.count)}
+        module = cell.case.module
+        mounts: list[tuple[Path, str]] = []
+        if module is not None and deps is not None:
+            settings.update(GOMATRIX_MODULE="1", GOMATRIX_PACKAGES=" ".join(module.packages),
+                            GOMATRIX_BENCH=module.bench, GOMATRIX_GOFLAGS=deps.goflags)
+            if deps.modcache is not None:
+                settings["GOMATRIX_MODCACHE"] = MODCACHE_MOUNT if self._sandbox else str(deps.modcache)
+                mounts.append((deps.modcache, MODCACHE_MOUNT))
         if self.strategy(cell) == Strategy.CROSS:
             settings["GOMATRIX_GOARCH"] = cell.arch
         if exec_with:
@@ -200,7 +228,7 @@ class HostRunner:
         env = {**settings, "PATH": f"{goroot / 'bin'}:/usr/bin:/bin", "HOME": SANDBOX_HOME,
                "GOPATH": f"{inside}/gopath", "GOCACHE": CACHE_MOUNT}
         command = self._sandbox.command(["sh", f"{inside}/driver.sh", inside], root=root, key=cell.key,
-                                        gocache=gocache.resolve(), read_only=outside_system, env=env)
+                                        gocache=gocache.resolve(), read_only=outside_system, env=env, mounts=mounts)
         return command, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
     def _start(self, command: list[str], env: dict[str, str], limits: CellLimits, raw_dir: Path) -> int | Ending:

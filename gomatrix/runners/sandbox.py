@@ -53,11 +53,13 @@ class Bubblewrap:
         return f"{self.version} ({self.path})"
 
     def command(self, argv: Sequence[str], *, root: Path, key: str, gocache: Path, read_only: Sequence[Path],
-                env: Mapping[str, str], system: Path = Path("/")) -> list[str]:
+                env: Mapping[str, str], system: Path = Path("/"),
+                mounts: Sequence[tuple[Path, str]] = ()) -> list[str]:
         """bwrap arguments that run argv (paths as the cell sees them) in the cell's sandbox.
 
         root is the cell's directory on the host (with case/ and etc/ in it), read_only the host paths
-        the cell may read besides the system directories (the Go toolchain, an emulator)."""
+        the cell may read besides the system directories (the Go toolchain, an emulator), mounts host
+        directories the cell reads at another path (a module case's filled module cache)."""
         inside = cell_root_inside(key)
         args = [str(self.path), "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid",
                 str(SANDBOX_UID), "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
@@ -69,6 +71,8 @@ class Bubblewrap:
                 args += ["--ro-bind", str(host), f"/{name}"]
         for path in read_only:
             args += ["--ro-bind", str(path), str(path)]
+        for path, inside_path in mounts:
+            args += ["--ro-bind", str(path), inside_path]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME,
                  "--bind", str(root), inside, "--ro-bind", str(root / "case"), f"{inside}/case",
                  "--bind", str(gocache), CACHE_MOUNT, "--dir", "/etc"]

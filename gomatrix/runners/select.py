@@ -52,7 +52,8 @@ def select_runner(config: MatrixConfig, run_label: str, log: Log,
         return host_runner(config, log)
     if config.runner == RunnerChoice.DOCKER:
         log("gomatrix: runner docker (asked for)")
-        return DockerRunner(engine, config, run_label=run_label, log=log)
+        return DockerRunner(engine, config, run_label=run_label, log=log,
+                            providers=[LocalProvider(dict(config.toolchains)), GoBinProvider()])
     probe = config.image_ref(config.versions[0])
     try:
         engine.pull(probe, f"linux/{engine.architecture()}")
@@ -60,4 +61,5 @@ def select_runner(config: MatrixConfig, run_label: str, log: Log,
         log(f"gomatrix: runner host (auto): a Docker daemon answers but {probe} cannot be pulled ({exc.what})")
         return host_runner(config, log)
     log(f"gomatrix: runner docker (auto): the daemon answers and {probe} can be pulled")
-    return DockerRunner(engine, config, run_label=run_label, log=log)
+    return DockerRunner(engine, config, run_label=run_label, log=log,
+                            providers=[LocalProvider(dict(config.toolchains)), GoBinProvider()])
