@@ -24,7 +24,7 @@ from invoke.program import Program
 from invoke.tasks import task
 
 from gomatrix import __version__
-from gomatrix.core.errors import CellsFailed, ConfigError, GomatrixError
+from gomatrix.core.errors import BudgetsBroken, CellsFailed, ConfigError, GomatrixError
 from gomatrix.core.resources import default_cases, default_matrix
 from gomatrix.core.schemas import property_schema
 from gomatrix.plan.config import CLI_OPTIONS, MatrixConfig, flag, split_list
@@ -112,7 +112,8 @@ MATRIX_HELP.update({
 @task(auto_shortflags=False, help=MATRIX_HELP)
 def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", cases: str = "", module: str = "",
            cases_dir: str = "", image: str = "", out: str = "", benchtime: str = "", count: str = "",
-           timeout: str = "", runner: str = "", jobs: str = "", emulation: str = "", isolation: str = "",
+           timings: str = "", timeout: str = "", runner: str = "", jobs: str = "", emulation: str = "",
+           isolation: str = "",
            force: bool = False, resume: str = "", shard: str = "", accept_failures: bool = False,
            unsandboxed: bool = False, dry_run: bool = False, json: bool = False, plan: str = "") -> None:
     """Run every Go version x arch x case and write the cross-version report.
@@ -136,8 +137,8 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
         loaded = _load(config, versions=versions or (",".join(pinned["versions"]) if pinned else ""),
                        arches=arches or (",".join(pinned["arches"]) if pinned else ""), cases=cases, module=module,
                        cases_dir=cases_dir, image=image or (pinned["image"] if pinned else ""), out=out,
-                       benchtime=benchtime, count=count, timeout=timeout, runner=runner, jobs=jobs,
-                       emulation=emulation, isolation=isolation, accept_failures=accept_failures or None,
+                       benchtime=benchtime, count=count, timings=timings, timeout=timeout, runner=runner,
+                       jobs=jobs, emulation=emulation, isolation=isolation, accept_failures=accept_failures or None,
                        unsandboxed=unsandboxed or None)
         chosen_shard = parse_shard(shard) if shard else None
         if json and not dry_run:
@@ -152,9 +153,18 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
             if failure.expected is not None:
                 print_line(f"gomatrix: {failure.key} {failure.status}, as its case expects: {failure.expected}")
         unexpected = summary.unexpected_failures
+        if summary.broken_budgets and not (unexpected and not loaded.accept_failures):
+            raise BudgetsBroken(f"{len(summary.broken_budgets)} result(s) break an allocation budget: "
+                                + "; ".join(summary.broken_budgets[:20])
+                                + (f"; and {len(summary.broken_budgets) - 20} more" if len(summary.broken_budgets) > 20
+                                   else ""), where=str(summary.report_md),
+                                fix="The report's Allocation budgets section has each with its site; fix the "
+                                    "regression, or change the budget (its since/until, or its limit)")
         if unexpected and not loaded.accept_failures:
             listed = "; ".join(f"{f.key} ({f.status}: {f.reason[:200]})" for f in unexpected)
-            raise CellsFailed(f"{len(unexpected)} cell(s) did not end ok: {listed}", where=str(summary.report_md),
+            budgets = f" (and {len(summary.broken_budgets)} broken budget result(s))" if summary.broken_budgets else ""
+            raise CellsFailed(f"{len(unexpected)} cell(s) did not end ok: {listed}{budgets}",
+                              where=str(summary.report_md),
                               fix="The report lists each with its reason. Pass --accept-failures (or set "
                                   "accept_failures: true) when failures are the expected finding, or list "
                                   "them under expected_failures in the case's case.yaml")

@@ -5,9 +5,12 @@
 # Usage: driver.sh ROOT [ROOT...]   (several cells run one after the other)
 #   ROOT/case      the case's Go files (read only)
 #   ROOT/cell.env  optional: sourced first (per-cell settings below)
-#   ROOT/exact     optional: generated gomatrix_exact_*_test.go files, added to the working copy (the
-#                  case is never modified); they print exact allocation totals (step "exact") and where
-#                  each benchmark allocates (step "sites")
+#   ROOT/hook      optional: gomatrix_hook.go, put into the cell's own build of package testing through
+#                  go test -overlay (the toolchain and the case are never modified; see hook.go): with it,
+#                  every benchmark go test reports, sub-benchmarks and b.Loop included, gets exact totals
+#                  (step "exact", exact.txt) and the allocation profile of its timed ops per line (step
+#                  "sites", sites.txt); without it, or where the toolchain's testing cannot take it (hook.txt
+#                  says why), the cell keeps go test's truncated figures
 #   ROOT/out       raw outputs written here, steps.tsv (name, exit, start, end) and exit (the code)
 #   ROOT/case      a module case (GOMATRIX_MODULE=1): the module's root (go.mod); every package that
 #                  GOMATRIX_PACKAGES (go list patterns) matches and that has test files is compiled
@@ -16,8 +19,11 @@
 #                  relative to the module root), and its benchmarks matching GOMATRIX_BENCH run in its
 #                  directory (bench.txt: the binaries' outputs one after the other, each with its pkg: line).
 #                  Dependencies: GOMATRIX_GOFLAGS=-mod=vendor, or GOMATRIX_MODCACHE (a filled module
-#                  cache, read-only) with GOFLAGS=-mod=mod; GOPROXY stays off. No exact-count files.
+#                  cache, read-only) with GOFLAGS=-mod=mod; GOPROXY stays off. exact.txt and sites.txt hold
+#                  one "gomatrix-package: PATH" section per package.
 # Environment: GOMATRIX_BENCHTIME, GOMATRIX_COUNT, GOCACHE (optional);
+#   GOMATRIX_TIMINGS: 1 (default) runs the timed samples (count x benchtime, step "bench") for ns/op; 0 skips
+#   them: the allocation facts come from the exact and sites steps alone;
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
 #   GOMATRIX_EXEC: a command that runs the test binary (e.g. qemu-aarch64-static without binfmt);
 #   GOMATRIX_PHASE: all, build or run (see below: cross in containers builds and runs in two images).
@@ -133,27 +139,48 @@ prepare() {
 	fi
 }
 
+# The hook's overlay: the toolchain's testing/benchmark.go with one call added at the top of five methods
+# (on the func line itself, so no line number moves), and gomatrix_hook.go added to package testing.
+# Prints why not when the toolchain's testing does not have the five methods as expected.
+make_hook() {
+	[ -f "$root/hook/gomatrix_hook.go" ] || { echo "no hook file given"; return 1; }
+	goroot=$(go env GOROOT) || return 1
+	src="$goroot/src/testing/benchmark.go"
+	[ -f "$src" ] || { echo "$src: not found"; return 1; }
+	sed -e 's/^func (b \*B) StartTimer() {$/& b.gomatrixStart();/' \
+		-e 's/^func (b \*B) StopTimer() {$/& defer b.gomatrixStop(b.timerOn);/' \
+		-e 's/^func (b \*B) ResetTimer() {$/& b.gomatrixPrepare(); defer b.gomatrixReset(b.timerOn);/' \
+		-e 's/^func (b \*B) run1() bool {$/& b.gomatrixRun1();/' \
+		-e 's/^func (b \*B) launch() {$/& defer b.gomatrixLaunched();/' "$src" > "$root/hook/benchmark.go" || return 1
+	found=$(grep -c '^func (b \*B) [A-Za-z0-9]*() [a-z]* *{ .*b\.gomatrix' "$root/hook/benchmark.go")
+	[ "$found" = 5 ] || { echo "$src: $found of the 5 methods (StartTimer StopTimer ResetTimer run1 launch) found"; return 1; }
+	printf '{"Replace":{"%s":"%s","%s":"%s"}}\n' "$src" "$root/hook/benchmark.go" \
+		"$goroot/src/testing/gomatrix_hook.go" "$root/hook/gomatrix_hook.go" > "$root/hook/overlay.json"
+	echo "overlay: $root/hook/overlay.json"
+}
+
+# go test -c flags: the overlay when the hook went in (ROOT/hooked).
+hook_flags() {
+	if [ -f "$root/hooked" ]; then
+		echo "-overlay=$root/hook/overlay.json"
+	fi
+}
+
 # One compile gives both the escape diagnostics (over _test.go files too) and the
 # test binary; -m changes no generated code. -m=2 adds the reason for each heap
-# allocation ("too large for stack", "non-constant size").
+# allocation ("too large for stack", "non-constant size"). vet is not run: its findings are not the case's.
 compile() {
-	cd "$work" && go test -c -o "$root/case.test" -gcflags=-m=2 .
+	# hook_flags is deliberately unquoted: empty, or one word.
+	cd "$work" && go test -c -vet=off $(hook_flags) -o "$root/case.test" -gcflags=-m=2 .
 }
 
-add_exact() {
-	[ -d "$root/exact" ] || return 0
-	for f in "$root"/exact/gomatrix_exact_*_test.go; do
-		[ -f "$f" ] && cp "$f" "$work/"
-	done
-	return 0
-}
-
-# The exact-count files must never cost the cell: if the compiler rejects them (e.g. a benchmark the
-# scan found but the build excludes), the case is compiled again without them.
-drop_exact() {
-	grep -q '^[./]*gomatrix_exact_[^:]*:[0-9]' "$out/escape.txt" 2> /dev/null || return 1
-	cp "$out/escape.txt" "$out/exact-compile.txt"
-	rm -f "$work"/gomatrix_exact_*_test.go
+# The hook must never cost the cell: when the build fails in package testing (the hook or the patched file),
+# the case is compiled again without it (hook-compile.txt keeps why).
+hook_failed() {
+	[ -f "$root/hooked" ] || return 1
+	grep -q '^# testing$\|testing/gomatrix_hook.go\|testing/benchmark.go' "$out/$1" 2> /dev/null || return 1
+	cp "$out/$1" "$out/hook-compile.txt"
+	rm -f "$root/hooked"
 }
 
 bench() {
@@ -162,26 +189,40 @@ bench() {
 		-test.count "$count" -test.benchtime "$benchtime"
 }
 
-# testing.Benchmark on every benchmark, once, with the same benchtime: exact totals, not truncated.
+# hook_run MODE DIR BINARY BENCH: one hooked run of a test binary in DIR, every benchmark once; the hook
+# appends to ROOT/out/MODE.txt, stdout is go test's own output of the same run.
 # GOMAXPROCS=1: with more Ps the runtime's background GC work adds its own allocations to the count
 # (100 ops of a 10 MiB array counted 106-111 at GOMAXPROCS=2, 100 or 101 at 1).
-exact() {
-	cd "$work" && GOMAXPROCS=1 ${GOMATRIX_EXEC:-} "$root/case.test" -test.run '^TestGomatrixExact[0-9]+$' \
-		-test.benchtime "$benchtime"
+hook_run() {
+	# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
+	(cd "$2" && GOMAXPROCS=1 GOMATRIX_HOOK=$1 GOMATRIX_HOOK_OUT="$out/$1.txt" GOMATRIX_HOOK_ITERS="$out/exact.txt" \
+		GOMATRIX_HOOK_ROOT="$work/" ${GOMATRIX_EXEC:-} "$3" -test.run '^$' -test.bench "$4" -test.benchmem \
+		-test.count 1 -test.benchtime "$benchtime")
 }
 
-# The allocation profile of every benchmark (every allocation recorded, per source line), in its own
-# process so that profiling cannot touch the exact counts above.
+# Exact totals of every benchmark (exact.txt); exact-bench.txt is go test's truncated output of that run.
+exact() {
+	hook_run exact "$work" "$root/case.test" .
+}
+
+# Where each benchmark allocates (sites.txt): every allocation profiled, over the timed ops only, as many
+# ops as the exact run timed (up to a limit, hook.go), in a process of its own so that profiling cannot
+# touch the exact counts.
 sites() {
-	cd "$work" && GOMAXPROCS=1 ${GOMATRIX_EXEC:-} "$root/case.test" -test.run '^TestGomatrixSites[0-9]+$' \
-		-test.benchtime "$benchtime"
+	hook_run sites "$work" "$root/case.test" .
 }
 
 # Module cases: ROOT/packages.list holds "index<TAB>import path<TAB>directory" of each package to build.
+# GOMATRIX_PACKAGES: go list patterns, one per line (a pattern may hold spaces).
 list_packages() {
-	# GOMATRIX_PACKAGES is deliberately unquoted: space-separated patterns.
+	set --
+	while IFS= read -r pattern; do
+		[ -n "$pattern" ] && set -- "$@" "$pattern"
+	done <<EOF
+${GOMATRIX_PACKAGES:-./...}
+EOF
 	(cd "$work" && go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{"\t"}}{{.Dir}}{{end}}' \
-		$GOMATRIX_PACKAGES) > "$root/packages.tmp" || return 1
+		"$@") > "$root/packages.tmp" || return 1
 	n=0
 	: > "$root/packages.list"
 	while IFS='	' read -r path dir; do
@@ -191,26 +232,39 @@ list_packages() {
 	done < "$root/packages.tmp"
 	rm -f "$root/packages.tmp"
 	cat "$root/packages.list"
-	[ "$n" -gt 0 ] || { echo "no package with test files matches: $GOMATRIX_PACKAGES"; return 1; }
+	[ "$n" -gt 0 ] || { echo "no package with test files matches: $*"; return 1; }
 }
 
 # Every package's test binary; -m=2 for that package (and its external test package) only.
 compile_packages() {
 	while IFS='	' read -r n path dir; do
 		echo "gomatrix-package: $path"
-		(cd "$work" && go test -c -o "$root/pkg$n.test" "-gcflags=$path=-m=2" "$path") 2>&1 || return 1
+		# hook_flags is deliberately unquoted: empty, or one word.
+		(cd "$work" && go test -c -vet=off $(hook_flags) -o "$root/pkg$n.test" "-gcflags=$path=-m=2" "$path") 2>&1 \
+			|| return 1
 	done < "$root/packages.list"
 }
 
-bench_packages() {
+# each_package COMMAND...: COMMAND... N PATH DIR for every package whose test binary exists; fails if one did.
+each_package() {
 	failed=0
 	while IFS='	' read -r n path dir; do
 		[ -x "$root/pkg$n.test" ] || continue
-		# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
-		(cd "$dir" && ${GOMATRIX_EXEC:-} "$root/pkg$n.test" -test.run '^$' -test.bench "${GOMATRIX_BENCH:-.}" \
-			-test.benchmem -test.count "$count" -test.benchtime "$benchtime") 2>&1 || failed=1
+		"$@" "$n" "$path" "$dir" || failed=1
 	done < "$root/packages.list"
 	return "$failed"
+}
+
+bench_package() {
+	# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
+	(cd "$3" && ${GOMATRIX_EXEC:-} "$root/pkg$1.test" -test.run '^$' -test.bench "${GOMATRIX_BENCH:-.}" \
+		-test.benchmem -test.count "$count" -test.benchtime "$benchtime") 2>&1
+}
+
+# hook_package MODE N PATH DIR: the package's section of exact.txt or sites.txt, then its run.
+hook_package() {
+	echo "gomatrix-package: $3" >> "$out/$1.txt"
+	hook_run "$1" "$4" "$root/pkg$2.test" "${GOMATRIX_BENCH:-.}" 2>&1
 }
 
 finish() {
@@ -220,27 +274,35 @@ finish() {
 	exit "$1"
 }
 
+# After the compile: the hook's steps when it went in (ROOT/hooked), then the timed samples unless
+# GOMATRIX_TIMINGS=0 (without the hook they are the only figures, so they run then too).
+run_steps() {
+	if [ -f "$root/hooked" ]; then
+		# Not fatal: without them the cell keeps go test's truncated allocs/op.
+		: > "$out/exact.txt"
+		: > "$out/sites.txt"
+		if [ -n "$module" ]; then
+			step exact exact-bench.txt each_package hook_package exact
+			step sites sites-bench.txt each_package hook_package sites
+		else
+			step exact exact-bench.txt exact
+			step sites sites-bench.txt sites
+		fi
+	fi
+	if [ "${GOMATRIX_TIMINGS:-1}" = 1 ] || [ ! -f "$root/hooked" ]; then
+		if [ -n "$module" ]; then
+			step bench bench.txt each_package bench_package || finish 30
+		else
+			step bench bench.txt bench || finish 30
+		fi
+	fi
+}
+
 # GOMATRIX_PHASE: all (default); build: compile only (the native image cross-compiling for
-# GOMATRIX_GOARCH), leaving ROOT/case.test and, if the exact-count files went in, out/exact-built;
-# run: the target image's go version and go env, then the given ROOT/case.test (ROOT/exact-built
-# says whether it holds the exact-count test).
+# GOMATRIX_GOARCH), leaving ROOT/case.test (a module: ROOT/pkg*.test and ROOT/packages.list) and, when the
+# hook went in, out/exact-built; run: the target image's go version and go env, then the given binaries
+# (ROOT/exact-built says whether they hold the hook).
 phase=${GOMATRIX_PHASE:-all}
-if [ -n "$module" ]; then
-	if [ "$phase" = build ]; then
-		step build-version build-go-version.txt go version || finish 10
-	else
-		step version go-version.txt go version || finish 10
-		step env go-env.txt go env GOOS GOARCH GOVERSION || finish 10
-	fi
-	step prepare prepare.txt sh -c "cp -R '$root/case/.' '$work/' && chmod -R u+w '$work'" || finish 20
-	if [ "$phase" != run ]; then
-		step list packages.txt list_packages || finish 20
-		step compile escape.txt compile_packages || finish 20
-		[ "$phase" = build ] && finish 0
-	fi
-	step bench bench.txt bench_packages || finish 30
-	finish 0
-fi
 if [ "$phase" = build ]; then
 	step build-version build-go-version.txt go version || finish 10
 else
@@ -249,27 +311,31 @@ else
 fi
 if [ "$phase" = run ]; then
 	step prepare prepare.txt sh -c "cp -R '$root/case/.' '$work/' && chmod -R u+w '$work'" || finish 20
+	[ -f "$root/exact-built" ] && : > "$root/hooked"
 else
-	step prepare prepare.txt prepare || finish 20
-	add_exact
-	if ! step compile escape.txt compile; then
-		drop_exact || finish 20
+	if [ -n "$module" ]; then
+		step prepare prepare.txt sh -c "cp -R '$root/case/.' '$work/' && chmod -R u+w '$work'" || finish 20
+		step list packages.txt list_packages || finish 20
+	else
+		step prepare prepare.txt prepare || finish 20
+	fi
+	mkdir -p "$root/hook"
+	step hook hook.txt make_hook && : > "$root/hooked"
+	if [ -n "$module" ]; then
+		if ! step compile escape.txt compile_packages; then
+			hook_failed escape.txt || finish 20
+			step compile escape.txt compile_packages || finish 20
+		fi
+	elif ! step compile escape.txt compile; then
+		hook_failed escape.txt || finish 20
 		step compile escape.txt compile || finish 20
 	fi
-	if ls "$work"/gomatrix_exact_*_test.go > /dev/null 2>&1; then
-		: > "$root/exact-built"
+	if [ "$phase" = build ]; then
+		[ -f "$root/hooked" ] && : > "$out/exact-built"
+		finish 0
 	fi
 fi
-if [ "$phase" = build ]; then
-	[ -f "$root/exact-built" ] && : > "$out/exact-built"
-	finish 0
-fi
-if [ -x "$root/case.test" ]; then
-	step bench bench.txt bench || finish 30
-	# Not fatal: without it the cell keeps go test's truncated allocs/op.
-	if [ -f "$root/exact-built" ]; then
-		step exact exact.txt exact
-		step sites sites.txt sites
-	fi
+if [ -n "$module" ] || [ -x "$root/case.test" ]; then
+	run_steps
 fi
 finish 0

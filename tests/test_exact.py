@@ -15,11 +15,13 @@ from gomatrix.analysis.runs import load_report
 from gomatrix.core.values import fmt_allocs, snapped_allocs
 from gomatrix.plan.cases import discover_cases
 from gomatrix.results.exact import (
+    HOOK_FILE,
     case_functions,
     functions,
-    generated_files,
+    hook_source,
     linked_ranges,
     parse_exact,
+    write_hook,
 )
 from gomatrix.results.sites import Compiler
 from gomatrix.run.cellfile import SCHEMA_VERSION, read_cell, write_cell
@@ -39,24 +41,36 @@ def _report(tmp_path: Path, cases: tuple[str, ...], versions: tuple[str, ...] = 
     return build_report(cells, discover_cases(ROOT / "cases"), generated_at="2026-11-25T22:00:00Z")
 
 
-def test_generated_file_keeps_package_build_line_and_name_suffix() -> None:
-    source = "//go:build linux\n\npackage widgets_test\n\nimport \"testing\"\n\n" \
-             "func BenchmarkA(b *testing.B) {}\nfunc BenchmarkB(tb *testing.B) {\n}\nfunc helper(b *testing.B) {}\n"
-    files = generated_files({"widgets_arm64_test.go": source, "widgets.go": "package widgets\n"})
-    assert list(files) == ["gomatrix_exact_widgets_arm64_test.go"]  # still only built for arm64
-    text = files["gomatrix_exact_widgets_arm64_test.go"]
-    assert text.startswith("//go:build linux\n")
-    assert "package widgets_test" in text
-    assert '{"BenchmarkA", BenchmarkA},' in text and '{"BenchmarkB", BenchmarkB},' in text
-    assert "helper" not in text
-    assert generated_files({"x_test.go": "package main\n\nfunc TestX(t *testing.T) {}\n"}) == {}
+def test_the_hook_is_package_testing_and_defines_the_five_calls_the_driver_adds(tmp_path: Path) -> None:
+    source = hook_source().decode()
+    assert "\npackage testing\n" in source
+    driver = (ROOT / "gomatrix" / "driver.sh").read_text()
+    for call in ("gomatrixStart()", "gomatrixStop(b.timerOn)", "gomatrixPrepare()", "gomatrixReset(b.timerOn)",
+                 "gomatrixRun1()", "gomatrixLaunched()"):
+        assert f"b.{call}" in driver  # sed adds it to testing/benchmark.go ...
+        assert f") {call.split('(')[0]}(" in source  # ... and the hook defines it
+    write_hook(tmp_path)
+    assert (tmp_path / "hook" / HOOK_FILE).read_bytes() == hook_source()
+
+
+def test_parse_exact_keeps_sub_benchmark_names_and_module_packages() -> None:
+    text = ("gomatrix-package: example.com/m\n"
+            "gomatrix-exact BenchmarkParse/small/n=1 1000 3000 48000 5000 1\n"
+            "gomatrix-exact BenchmarkLoop 7 7 112 9 0\n"
+            "gomatrix-package: example.com/m/sub\n"
+            "gomatrix-exact BenchmarkLoop 10 30 480 9 1\n")
+    counts = parse_exact(text)
+    assert set(counts) == {("example.com/m", "BenchmarkParse/small/n=1"), ("example.com/m", "BenchmarkLoop"),
+                           ("example.com/m/sub", "BenchmarkLoop")}
+    assert counts[("example.com/m", "BenchmarkParse/small/n=1")].allocs_per_op == 3.0
+    assert counts[("example.com/m/sub", "BenchmarkLoop")].bytes_per_op == 48.0
 
 
 def test_parse_exact_reads_the_recorded_totals() -> None:
     counts = parse_exact((RECORDED / "go1.25.5-linux-amd64" / "makevar" / "exact.txt").read_text())
-    assert set(counts) == {"BenchmarkMakeVar16", "BenchmarkMakeVar64"}
-    assert counts["BenchmarkMakeVar16"].allocs == 0
-    big = counts["BenchmarkMakeVar64"]
+    assert set(counts) == {(None, "BenchmarkMakeVar16"), (None, "BenchmarkMakeVar64")}
+    assert counts[(None, "BenchmarkMakeVar16")].allocs == 0
+    big = counts[(None, "BenchmarkMakeVar64")]
     assert big.iterations > 1000 and big.allocs_per_op == big.allocs / big.iterations
     assert abs(big.allocs_per_op - 1) < 0.001 and abs(big.bytes_per_op - 64) < 0.1
     assert parse_exact("gomatrix-exact BenchmarkX 0 1 2 3\nPASS\nnoise\n") == {}  # N = 0 is no result
@@ -73,6 +87,9 @@ def test_functions_and_linked_ranges_follow_calls_into_the_case() -> None:
         ("BenchmarkCollectVaried", "appendloop_test.go"), ("collect", "appendloop.go")]
     assert [r["function"] for r in linked_ranges("BenchmarkAppendVaried", funcs)] == ["BenchmarkAppendVaried"]
     assert linked_ranges("BenchmarkMissing", funcs) == []
+    # a sub-benchmark runs in the Benchmark function that calls b.Run
+    assert linked_ranges("BenchmarkCollectVaried/n=10/deep", funcs) == ranges
+    assert linked_ranges("BenchmarkCollectVaried", funcs, frozenset({"other_test.go"})) == []  # another package
 
 
 def test_each_site_is_judged_by_what_was_measured_at_its_line() -> None:
@@ -84,6 +101,9 @@ def test_each_site_is_judged_by_what_was_measured_at_its_line() -> None:
     assert judge(Compiler.NONE, 0.0, True) == Evidence.SILENT_NOTHING  # silence is not read as stack
     assert judge(Compiler.HEAP, 0.0, False) == Evidence.NOT_RUN  # no benchmark runs the line (main)
     assert judge(Compiler.STACK, None, True) == Evidence.NO_PROFILE
+    # made inside a function the line calls (strconv.AppendFloat): -m speaks of that function's lines
+    assert judge(Compiler.NONE, 1.0, True, in_callee=True) == Evidence.IN_CALLEE
+    assert judge(Compiler.HEAP, 1.0, True, in_callee=True) == Evidence.HEAP
 
 
 def _site(cell: dict[str, Any], file: str, line: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gomatrix import __version__
+from gomatrix.analysis.budgets import check_budgets
 from gomatrix.analysis.evidence import (
     Column,
     benchmark_changes,
@@ -22,6 +23,7 @@ from gomatrix.analysis.evidence import (
     site_changes,
     under_load,
 )
+from gomatrix.analysis.overview import overview
 from gomatrix.analysis.stats import compare
 from gomatrix.core.kinds import FAILING_STATUSES
 from gomatrix.core.values import column_id, to_json, version_key
@@ -55,6 +57,7 @@ def _benchmarks(case_cells: Sequence[tuple[str, Mapping[str, Any]]], loaded: Map
                 "exact_allocs_per_op": exact["allocs_per_op"] if exact else None,
                 "exact_bytes_per_op": exact["bytes_per_op"] if exact else None,
                 "exact_iterations": exact["iterations"] if exact else None,
+                "allocs_exact": exact is not None,
                 "bytes_per_op": bench["bytes_per_op"],
                 "ns_per_op": bench["ns_per_op"],
                 "ns_range": [min(ns), max(ns)] if ns else None,
@@ -140,6 +143,7 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
     report_cases = []
     changes: list[Any] = []
     misleading: list[Any] = []
+    sites_by_case: dict[str, Sequence[Any]] = {}
     by_case: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
     for c in cell_list:
         by_case.setdefault(c["case"], []).append((column_id(cell_version(c), c["arch"]), c))
@@ -147,6 +151,7 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
         case_cells = by_case[name]
         by_column = dict(case_cells)
         sites = case_sites(case_cells)
+        sites_by_case[name] = sites
         benchmarks = _benchmarks(case_cells, loaded, columns)
         meta = case_by_name.get(name)
         case_doc = {"name": name, "benchmarks": benchmarks}
@@ -164,6 +169,7 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
             "sites": _json_without_package(sites),
             **_module_doc(case_cells),
             "claims": to_json(claims),
+            **({"budgets": to_json(check_budgets(meta.budgets, benchmarks, columns))} if meta and meta.budgets else {}),
         })
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -185,6 +191,7 @@ def build_report(cells: Iterable[Mapping[str, Any]], cases: Sequence[Case], *, g
         ],
         "cases": report_cases,
         "changes": _json_without_package(changes),
+        "overview": to_json(overview(report_cases, sites_by_case, changes, columns)),
         "disagreements": to_json(misleading),
         "plots": {},
         "since_previous": [],

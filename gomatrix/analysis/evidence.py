@@ -38,6 +38,7 @@ class Evidence(enum.Enum):
     SAYS_STACK_ALLOCATES = "compiler says does not escape, allocates"
     SAYS_HEAP_NOTHING = "compiler says heap, nothing measured"
     SILENT_ALLOCATES = "no diagnostic, allocates"
+    IN_CALLEE = "allocates inside a function it calls"  # -m speaks of the callee's own lines, not of this call
     SILENT_NOTHING = "nothing measured, no diagnostic"
     OUT_OF_LINE = "nothing measured; -m's heap verdict is the out-of-line copy's (callers run it inlined)"
     NOT_RUN = "not measured: no benchmark runs this line"
@@ -222,10 +223,14 @@ def _covered_lines(cell: Mapping[str, Any]) -> set[tuple[str, int]]:
     return covered([item for bench in cell["benchmarks"] for item in bench.get("linked") or []])
 
 
-def judge(compiler: Compiler, allocs: float | None, covered: bool, inlined: bool = False) -> Evidence:
-    """The verdict of one site in one cell. Silence is never read as stack."""
+def judge(compiler: Compiler, allocs: float | None, covered: bool, inlined: bool = False,
+          in_callee: bool = False) -> Evidence:
+    """The verdict of one site in one cell. Silence is never read as stack. in_callee: every allocation
+    measured there was made inside a function the line calls (a dependency, the standard library)."""
     if allocs is None:
         return Evidence.NO_PROFILE
+    if allocs >= ALLOCATES_THRESHOLD and in_callee and compiler == Compiler.NONE:
+        return Evidence.IN_CALLEE
     if allocs >= ALLOCATES_THRESHOLD:
         return {Compiler.HEAP: Evidence.HEAP, Compiler.STACK: Evidence.SAYS_STACK_ALLOCATES,
                 Compiler.NONE: Evidence.SILENT_ALLOCATES}[compiler]
@@ -294,16 +299,22 @@ def _site(file: str, line: int, entries: list[tuple[str, Mapping[str, Any]]],
         compiler = Compiler(said["compiler"]) if said else Compiler.NONE
         measured: tuple[Measured, ...] | None = None
         if profiled:
-            measured = tuple(Measured(m["benchmark"], m["allocs_per_op"], m["bytes_per_op"])
-                             for s in mine for m in s["measured"])
+            measured = tuple(Measured(m["benchmark"], m["allocs_per_op"], m["bytes_per_op"],
+                                      tuple(m.get("callees", ()))) for s in mine for m in s["measured"])
         allocs = None if measured is None else sum(m.allocs_per_op for m in measured)
         inlined = any(s.get("inlined", False) for s in mine)
         cells[col] = SiteCell(compiler, said["message"] if said else "", said["reason"] if said else None,
-                              measured, covered, judge(compiler, allocs, covered, inlined), inlined)
+                              measured, covered, judge(compiler, allocs, covered, inlined, _in_callee(measured)),
+                              inlined)
     return Site(f"{file}:{line}:{column}", file, line, column, source, cells)
 
 
 # ---------------------------------------------------------------- claims
+
+
+def _in_callee(measured: Sequence[Measured] | None) -> bool:
+    allocating = [m for m in measured or () if m.allocs_per_op >= ALLOCATES_THRESHOLD]
+    return bool(allocating) and all(m.callees for m in allocating)
 
 
 def _line_cell(sites: Sequence[Site], file: str, line: int, col: str) -> SiteCell | None:
@@ -318,7 +329,7 @@ def _line_cell(sites: Sequence[Site], file: str, line: int, col: str) -> SiteCel
     covered = any(c.covered for c in here)
     inlined = any(c.inlined for c in here)
     return SiteCell(said.compiler, said.message, said.reason, measured, covered,
-                    judge(said.compiler, allocs, covered, inlined), inlined)
+                    judge(said.compiler, allocs, covered, inlined, _in_callee(measured)), inlined)
 
 
 def _why(col: str, file: str, line: int, cell: SiteCell | None, benchmark_allocs: float | None = None) -> Why:

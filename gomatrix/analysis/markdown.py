@@ -234,6 +234,8 @@ def _runs_words(runs: Sequence[Doc], word: Callable[[Any], str]) -> str:
             parts.append(f"{value} up to {run['last']}")
         elif index == len(runs) - 1:
             parts.append(f"{value} from {run['first']}")
+        elif run["first"] == run["last"]:
+            parts.append(f"{value} only on {run['first']}")
         else:
             parts.append(f"{value} in {run['first']}–{run['last']}")
     return ", ".join(parts)
@@ -339,7 +341,20 @@ def _bench_cell(result: Doc | None, status: str) -> str:
     if result is None:
         return _no_result(status)
     exact = result.get("exact_allocs_per_op")
-    allocs = exact if exact is not None else result.get("allocs_per_op")
+    exact_bytes = result.get("exact_bytes_per_op")
+    if exact is not None:
+        allocs_text = f"**{fmt_allocs(exact)}** allocs"
+    elif result.get("allocs_per_op") is not None:  # go test's truncated figure: at least this, below one more
+        allocs_text = f"≥{fmt_allocs(result['allocs_per_op'])} allocs"
+    else:
+        allocs_text = "? allocs"
+    if exact_bytes is not None:
+        bytes_text = fmt_bytes(exact_bytes)
+    else:
+        bytes_text = "≥" + fmt_bytes(result["bytes_per_op"]) if result["bytes_per_op"] is not None else "?"
+    flag = " ⚠" if result.get("profile_adds_up") is False else ""
+    if result["ns_per_op"] is None:  # no timed samples (bench.timings)
+        return f"{allocs_text}{flag} · {bytes_text}"
     ns_text = format_duration(result["ns_per_op"])
     if result["emulated"]:
         ns_text += " †"
@@ -351,10 +366,7 @@ def _bench_cell(result: Doc | None, status: str) -> str:
     versus = result.get("ns_vs_previous")
     if versus:
         ns_text += f" {_delta_text(versus['delta_pct'])}" if versus["significant"] else " ~"
-    exact_bytes = result.get("exact_bytes_per_op")
-    bytes_text = fmt_bytes(exact_bytes if exact_bytes is not None else result["bytes_per_op"])
-    flag = " ⚠" if result.get("profile_adds_up") is False else ""
-    return f"**{fmt_allocs(allocs)}** allocs{flag} · {bytes_text} · {ns_text}"
+    return f"{allocs_text}{flag} · {bytes_text} · {ns_text}"
 
 
 def _no_result(status: str) -> str:
@@ -438,6 +450,8 @@ def render_markdowns(report: Doc, link_prefixes: Sequence[str]) -> list[str]:
     sections: list[Sequence[str | _Link]] = [
         _title_and_tally(report),
         _do_the_claims_hold(report),
+        _between_versions(report),
+        _budgets(report),
         _measured_on(report),
         _since_previous(report),
         _what_changed(report),
@@ -479,6 +493,106 @@ def _do_the_claims_hold(report: Doc) -> list[str]:
             "", claims_table(report), "",
             "Judged by what was measured at the claim's line (every allocation profiled) and by exact "
             "allocs/op; the compiler's `-m=2` words beside them.", ""]
+
+
+FIRST_SCREEN_STEPS = 25  # benchmark changes listed on the first screen; the rest are counted
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _step_value(kind: ChangeKind, value: Any, exact: bool) -> str:
+    text = _change_value(kind, value)
+    return text if exact else f"≥{text}"
+
+
+def _between_versions(report: Doc) -> list[str]:
+    """The first screen of a report without claims (a module): which benchmarks' exact allocs/op or B/op changed
+    between Go versions, with the sites whose measured allocations changed at that step and what -m said there;
+    then the counts."""
+    view = report.get("overview")
+    if not view or (_has_claims(report) and not view["steps"]):
+        return []
+    out = ["## What changed between Go versions", "",
+           f"{_count(view['benchmarks'], 'benchmark')}, {_count(view['sites'], 'site')} "
+           f"({view['allocating_sites']:,} allocate in some cell): **{view['changed_benchmarks']:,} changed** "
+           f"allocs/op or B/op between versions, {view['unchanged_benchmarks']:,} unchanged.", ""]
+    steps = view["steps"]
+    urls = _source_urls(report)
+    current: tuple[str, str | None] | None = None
+    for step in steps[:FIRST_SCREEN_STEPS]:
+        group = (step["case"], step["package"])
+        if group != current:
+            current = group
+            out.append(f"- {md_code(step['case'])}" + (f", package {md_code(step['package'])}" if step["package"]
+                                                         else "") + ":")
+        kind = ChangeKind(step["kind"])
+        before, after = step["before"], step["after"]
+        out.append(f"  - {md_code(step['benchmark'])}: **{_step_value(kind, before['value'], step['exact'])} → "
+                   f"{_step_value(kind, after['value'], step['exact'])}** from {after['first']} (was so "
+                   f"{'on' if before['first'] == before['last'] else 'up to'} {before['last']}; "
+                   f"{', '.join(step['arches'])})")
+        for site in step["sites"][:3]:
+            words = _said(site["compiler_before"], site["message_before"])
+            now = _said(site["compiler_after"], site["message_after"])
+            said = f"-m: {words}" if words == now else f"-m: {words} → {now}"
+            called = f", inside {', '.join(md_code(c) for c in site['callees'])}" if site["callees"] else ""
+            out.append(f"    - {_site_id(site['site'], urls.get(step['case']))} {md_code(site['source'])}: "
+                       f"{_site_allocs(site['before'])} → {_site_allocs(site['after'])} allocs/op measured there"
+                       f"{called}; {said}")
+        if len(step["sites"]) > 3:
+            out.append(f"    - and {len(step['sites']) - 3} more sites")
+        if not step["sites"] and kind == ChangeKind.BENCHMARK_ALLOCS:
+            out.append("    - no single line's measured allocations changed with it")
+    if len(steps) > FIRST_SCREEN_STEPS:
+        out.append(f"- … and {len(steps) - FIRST_SCREEN_STEPS:,} more changes: *What changed across versions* "
+                   "below, and report.json, have every one.")
+    if not steps:
+        out.append("No benchmark's exact allocs/op or B/op changed between versions.")
+    return [*out, ""]
+
+
+def _said(compiler: str, message: str) -> str:
+    return md_code(message) if message else {"none": "nothing", "heap": "heap", "stack": "stack"}[compiler]
+
+
+def _site_allocs(value: float | None) -> str:
+    return "?" if value is None else fmt_allocs(snapped_allocs(value))
+
+
+def _budgets(report: Doc) -> list[str]:
+    """Allocation budgets: the broken ones first, each with the benchmark, the Go version and the measured figure."""
+    budgets = [(case["name"], budget) for case in report["cases"] for budget in case.get("budgets", [])]
+    if not budgets:
+        return []
+    broken = [(name, budget, check) for name, budget in budgets for check in budget["broken"]]
+    out = ["## Allocation budgets", "",
+           f"{_count(len(budgets), 'budget')}, checked on {sum(b['checked'] for _n, b in budgets):,} exact results: "
+           + (f"**{len(broken)} broken**." if broken else "all hold."), ""]
+    out += [f"- **broken**: {md_code(check['benchmark'])}" + (f" ({md_code(check['package'])})" if check["package"]
+                                                            else "")
+            + f" on {check['go_version']} {check['arch']}: {_budget_figures(check)}; budget "
+            f"{md_code(budget['id'])}" + (f" ({md_text(budget['reason'])})" if budget["reason"] else "")
+            for _name, budget, check in broken[:50]]
+    if len(broken) > 50:
+        out.append(f"- … and {len(broken) - 50} more broken results (report.json has every one)")
+    for _name, budget in budgets:
+        if not budget["broken"]:
+            unmeasured = f", {budget['unmeasured']} without an exact figure" if budget["unmeasured"] else ""
+            matched = "matches no benchmark" if not budget["benchmarks"] else \
+                f"holds for {_count(budget['benchmarks'], 'benchmark')} in {budget['checked']:,} results{unmeasured}"
+            out.append(f"- {md_code(budget['id'])}: {matched}")
+    return [*out, ""]
+
+
+def _budget_figures(check: Doc) -> str:
+    parts = []
+    if "allocs/op" in check["broken_by"]:
+        parts.append(f"{fmt_allocs(check['allocs_per_op'])} allocs/op exact")
+    if "B/op" in check["broken_by"]:
+        parts.append(f"{fmt_bytes(check['bytes_per_op'])}/op exact")
+    return ", ".join(parts)
 
 
 def _measured_on(report: Doc) -> list[str]:
@@ -544,11 +658,12 @@ def _case_section(report: Doc, statuses: Statuses, case: Doc) -> list[str | _Lin
     if plot:
         out += [_Link(f"allocs/op, B/op and ns/op of {md_text(case['name'])} across Go versions", plot), ""]
     if case["benchmarks"]:
-        legend = ("allocs/op and B/op exact (total / N of one testing.Benchmark run; go test -benchmem's median "
-                  "where that is missing; ⚠ the profile's lines do not add up to it) · ns/op median [min–max] "
-                  "over the samples, compared with the previous version on the same native arch (benchstat's "
-                  "Mann-Whitney U, α = 0.05): \"~\" not significant, else the change of the median; † emulated "
-                  "and ‡ under load, not compared.")
+        legend = ("allocs/op and B/op in **bold** are exact (total / N of the benchmark's timed ops in one run, not "
+                  "truncated); ≥N marks go test -benchmem's truncated median where no exact figure was taken (the "
+                  "true value is at least N and below N+1); ⚠ the profile's lines do not add up to it · ns/op "
+                  "median [min–max] over the timed samples, compared with the previous version on the same native "
+                  "arch (benchstat's Mann-Whitney U, α = 0.05): \"~\" not significant, else the change of the "
+                  "median; † emulated and ‡ under load, not compared; no ns/op: no timed samples (bench.timings).")
         for package, rows in _by_package(case["benchmarks"]):
             out += details(f"Benchmarks of {md_text(case['name'])}{_package_words(package)}", [legend, "", _table(
                 report, statuses, case, rows, lambda b: md_code(b["name"]),
@@ -561,10 +676,24 @@ def _case_section(report: Doc, statuses: Statuses, case: Doc) -> list[str | _Lin
             legend += " Paths are relative to the module's root."
         url = (case.get("module") or {}).get("source_url")
         for package, rows in _by_package(case["sites"]):
-            out += details(f"Allocation sites of {md_text(case['name'])}{_package_words(package)}", [legend, "", _table(
-                report, statuses, case, rows, lambda s: f"{_site_id(s['id'], url)} {md_code(s['source'])}",
-                _site_cell)])
+            shown = [site for site in rows if _site_worth_a_row(site)]
+            quiet = len(rows) - len(shown)
+            rest = (f"{_count(quiet, 'more site')}: nothing measured there in any cell and the same `-m` verdict in "
+                    "every cell (report.json has them)." if quiet else "")
+            body = [legend, "", _table(report, statuses, case, shown,
+                                       lambda s: f"{_site_id(s['id'], url)} {md_code(s['source'])}", _site_cell)] \
+                if shown else []
+            out += details(f"Allocation sites of {md_text(case['name'])}{_package_words(package)}",
+                           [*body, *([""] if body and rest else []), *([rest] if rest else [])])
     return out
+
+
+def _site_worth_a_row(site: Doc) -> bool:
+    """A site allocates in some cell, -m's verdict there differs between cells, or -m and the measurement
+    disagree somewhere; the others are only counted."""
+    cells = list(site["cells"].values())
+    return any(sum(m["allocs_per_op"] for m in cell["measured"] or []) >= 0.05 for cell in cells) or \
+        len({cell["compiler"] for cell in cells}) > 1 or any(Evidence(cell["evidence"]).misleading for cell in cells)
 
 
 def _by_package(rows: Sequence[Doc]) -> list[tuple[str | None, list[Doc]]]:

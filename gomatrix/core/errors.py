@@ -70,6 +70,11 @@ class CellsFailed(GomatrixError):
     title = "cells failed"
 
 
+class BudgetsBroken(GomatrixError):
+    exit_code = 12
+    title = "allocation budget broken"
+
+
 class Interrupted(GomatrixError):
     exit_code = 130  # as a shell reports a process stopped by SIGINT
     title = "run interrupted"

@@ -38,6 +38,18 @@ class Strategy(StrEnum):
     FULL = "full"  # the arch's own toolchain runs under QEMU
 
 
+class Timings(StrEnum):
+    """matrix.yaml's bench.timings: which cells spend count x benchtime on timed samples (ns/op). The
+    allocation facts (exact counts, per-line profiles) come from one untimed run per benchmark either way."""
+
+    NATIVE = "native"  # native cells only: emulated ns/op is never compared
+    OFF = "off"
+    ALL = "all"
+
+    def timed(self, emulated: bool) -> bool:
+        return self == Timings.ALL or (self == Timings.NATIVE and not emulated)
+
+
 class RunnerChoice(StrEnum):
     """matrix.yaml's runner; a runner's own name is DOCKER or HOST."""
 

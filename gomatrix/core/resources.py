@@ -38,3 +38,8 @@ def default_cases() -> Path:
 def driver_script() -> bytes:
     """The in-cell steps (go version, go env, vet, -m=2, tests, benchmarks): the same for every runner."""
     return resources.files("gomatrix").joinpath("driver.sh").read_bytes()
+
+
+def hook_go() -> bytes:
+    """gomatrix's addition to package testing (driver.sh puts it into each cell's build through -overlay)."""
+    return resources.files("gomatrix").joinpath("hook.go").read_bytes()

@@ -122,6 +122,8 @@ def describe_versions(chosen: Sequence[str], versions: Sequence[str]) -> str:
         return f"from {versions[positions[0]]}"
     if contiguous and positions[0] == 0:
         return f"up to {versions[positions[-1]]}"
+    if len(positions) == 1:
+        return f"only on {versions[positions[0]]}"
     if contiguous:
         return f"in {versions[positions[0]]}–{versions[positions[-1]]}"
     return "in " + ", ".join(versions[p] for p in positions)

@@ -14,6 +14,7 @@ from typing import Any
 from gomatrix.core.errors import CaseError
 from gomatrix.core.schemas import validate
 from gomatrix.core.values import in_version_range
+from gomatrix.plan.budgets import Budget, parse_budgets
 from gomatrix.plan.config import MatrixConfig, ModuleSpec, read_text, read_yaml
 
 CASE_FILE = "case.yaml"
@@ -87,7 +88,8 @@ class ModuleInfo:
     vendored: bool  # vendor/modules.txt exists: dependencies come from vendor/ (-mod=vendor)
     requires: bool  # go.mod requires other modules: a module cache is needed unless vendored
     commit: str | None = None  # git rev-parse HEAD of the module's directory, when it is in a repository
-    source_url: str | None = None  # link template with {commit} filled in ({path}, {line} left); None: no links
+    source_url: str | None = None  # link template with {commit} filled in and {path} prefixed with the module's
+    # directory in its repository ({path}: relative to the module root; {line} left); None: no links
 
     def package_of(self, file: str) -> str:
         """The import path of the package a module-relative Go file belongs to."""
@@ -110,6 +112,7 @@ class Case:
     claims: tuple[Claim, ...]
     expected_failures: tuple[ExpectedFailure, ...] = ()
     module: ModuleInfo | None = None  # a module case; None: a case directory
+    budgets: tuple[Budget, ...] = ()  # allocation budgets (case.yaml, or the module's matrix.yaml entry)
 
     def expected_failure(self, go_version: str) -> str | None:
         """Why the case is expected to fail on go_version (case.yaml), or None."""
@@ -169,6 +172,11 @@ def load_case(directory: Path) -> Case:
             raise CaseError(f"claim {claim.id!r} names {claim.site.file}, which is not a Go file of the case",
                             where=str(meta_path), fix=f"Use one of: {', '.join(go_files)}.")
         claims.append(claim)
+    try:
+        budgets = parse_budgets(meta.get("budgets"))
+    except ValueError as exc:
+        raise CaseError(str(exc), where=str(meta_path), fix="Write it as a regular expression, e.g. BenchmarkParse/.*")\
+            from None
     return Case(
         name=directory.name,
         path=directory.resolve(),
@@ -179,6 +187,7 @@ def load_case(directory: Path) -> Case:
         expected_failures=tuple(ExpectedFailure(reason=str(raw["reason"]), since=_version(raw.get("since")),
                                                 until=_version(raw.get("until")))
                                 for raw in meta.get("expected_failures") or []),
+        budgets=budgets,
     )
 
 
@@ -237,27 +246,34 @@ def parse_go_mod(text: str) -> dict[str, str]:
     return {keyword: value.strip('"`') for keyword, value in _GO_MOD_LINE.findall(text)}
 
 
-def _git_commit(root: Path) -> str | None:
-    """The commit checked out where the module is (for source links), None outside a repository."""
+def _git_commit(root: Path) -> tuple[str | None, str]:
+    """The commit checked out where the module is (for source links), None outside a repository; and the
+    module's directory in that repository ("libs/codec/", "" at its root or outside a repository)."""
     try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=30, check=False)
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD", "--show-prefix"], capture_output=True,
+                              text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+        return None, ""
+    lines = done.stdout.splitlines()
+    commit = lines[0].strip() if lines else ""
+    if done.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40,64}", commit):
+        return None, ""
+    prefix = lines[1] if len(lines) > 1 else ""
+    return commit, prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
 
 
-def _source_url(template: str | None, commit: str | None) -> str | None:
-    """The link template with the commit filled in; None without a template, or when it needs a commit and
-    the module is in no repository."""
+def _source_url(template: str | None, commit: str | None, prefix: str = "") -> str | None:
+    """The link template with the commit filled in, and {path} made the path from the repository's root
+    (prefix: the module's directory in its repository); None without a template, or when it needs a commit
+    and the module is in no repository."""
     if template is None or ("{commit}" in template and commit is None):
         return None
-    return template.replace("{commit}", commit or "")
+    return template.replace("{commit}", commit or "").replace("{path}", prefix + "{path}")
 
 
 def source_link(template: str, path: str, line: int) -> str:
-    """A source line's address from a module's source_url (commit already filled in)."""
+    """A source line's address from a module's source_url (commit and the module's directory in its repository
+    already filled in); path: relative to the module's root."""
     return template.replace("{path}", path).replace("{line}", str(line))
 
 
@@ -278,10 +294,11 @@ def load_module(spec: ModuleSpec) -> Case:
                         fix="Point at a module whose packages have benchmarks (func BenchmarkX(b *testing.B)).")
     info = ModuleInfo(module_path=lines["module"], packages=spec.packages, bench=spec.bench, go=lines.get("go"),
                       toolchain=lines.get("toolchain"), vendored=(root / "vendor" / "modules.txt").is_file(),
-                      requires=bool(_REQUIRE.search(text)), commit=_git_commit(root))
-    info = dataclasses.replace(info, source_url=_source_url(spec.source_url, info.commit))
+                      requires=bool(_REQUIRE.search(text)))
+    commit, prefix = _git_commit(root)
+    info = dataclasses.replace(info, commit=commit, source_url=_source_url(spec.source_url, commit, prefix))
     return Case(name=re.sub(r"[^A-Za-z0-9_.-]", "-", root.name) or "module", path=root, go_files=go_files,
-                title=f"module {info.module_path}", source=str(root), claims=(), module=info)
+                title=f"module {info.module_path}", source=str(root), claims=(), module=info, budgets=spec.budgets)
 
 
 def load_cases(config: MatrixConfig) -> list[Case]:

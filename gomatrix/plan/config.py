@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 
 from gomatrix.core.errors import ConfigError
-from gomatrix.core.kinds import Arch, Emulation, Isolation, RunnerChoice
+from gomatrix.core.kinds import Arch, Emulation, Isolation, RunnerChoice, Timings
 from gomatrix.core.schemas import defaults, property_schema, schema, validate, value_problem
+from gomatrix.plan.budgets import Budget, parse_budgets
 
 ARCHES = tuple(Arch)
 
@@ -28,6 +29,7 @@ DEFAULTS.pop("arches")
 class BenchSettings:
     benchtime: str
     count: int
+    timings: Timings = Timings.NATIVE
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class ModuleSpec:
     packages: tuple[str, ...] = ("./...",)  # package patterns inside it
     bench: str = "."  # the -bench regexp
     source_url: str | None = None  # link template of its source lines ({commit}, {path}, {line})
+    budgets: tuple[Budget, ...] = ()  # allocation budgets of its benchmarks
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
     modules = tuple(ModuleSpec(path=(modules_base / Path(entry["module"]).expanduser()).resolve(),
                                packages=tuple(entry.get("packages", module_defaults["packages"])),
                                bench=entry.get("bench", module_defaults["bench"]),
-                               source_url=entry.get("source_url", merged.get("source_url")))
+                               source_url=entry.get("source_url", merged.get("source_url")),
+                               budgets=_budgets(entry, source))
                     for entry in (cases if cases != "all" else []) if isinstance(entry, dict))
     return MatrixConfig(
         versions=tuple(merged["versions"]),
@@ -168,7 +172,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
         source_url=merged.get("source_url"),
         cases_dir=resolve("cases_dir"),
         image=merged["image"],
-        bench=BenchSettings(**merged["bench"]),
+        bench=BenchSettings(benchtime=merged["bench"]["benchtime"], count=merged["bench"]["count"],
+                            timings=Timings(merged["bench"]["timings"])),
         timeout=merged["timeout"],
         limits=Limits(memory=merged["limits"]["memory"], pids=merged["limits"]["pids"],
                       cpus=float(merged["limits"]["cpus"])),
@@ -188,10 +193,20 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
 
 
 
+def _budgets(entry: Mapping[str, Any], source: object) -> tuple[Budget, ...]:
+    try:
+        return parse_budgets(entry.get("budgets"))
+    except ValueError as exc:
+        raise ConfigError(str(exc), where=f"{source}: module {entry['module']}",
+                          fix="Write the benchmark (and package) as a Python/Go-style regular expression, "
+                              "e.g. BenchmarkParse/.*") from None
+
+
 # Command-line options (as task parameters) and the matrix.yaml key each one sets.
 CLI_OPTIONS: dict[str, tuple[str, ...]] = {
     "versions": ("versions",), "arches": ("arches",), "cases": ("cases",), "cases_dir": ("cases_dir",),
     "image": ("image",), "out": ("out",), "benchtime": ("bench", "benchtime"), "count": ("bench", "count"),
+    "timings": ("bench", "timings"),
     "timeout": ("timeout",), "runner": ("runner",), "jobs": ("jobs",), "emulation": ("emulation",),
     "isolation": ("isolation",), "accept_failures": ("accept_failures",),
     "unsandboxed": ("unsandboxed",),

@@ -1,4 +1,8 @@
-"""Where each benchmark allocates: the generated sites test's output (raw sites.txt), per source line.
+"""Where each benchmark allocates: the hook's sites output (raw sites.txt), per source line.
+
+A line is a line of the case (a module: of any of its packages). An allocation made inside a dependency or
+the standard library is placed at the innermost frame in the case, with the function called there (the
+callee: "strconv.AppendFloat called at parser.go:212").
 
 The runtime profiles every allocation at MemProfileRate 1 except tiny pointer-free objects (< 16 B)
 packed into a block that an earlier allocation started: those are counted (runtime/metrics
@@ -12,7 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gomatrix.core.values import ALLOCATES_THRESHOLD, allocs_equal, fmt_allocs
-from gomatrix.results.exact import SITES_TAG
+from gomatrix.results.parse import PACKAGE_MARKER
+
+SITES_TAG = "gomatrix-site"  # gomatrix-site-done, gomatrix-site-error (and the old per-line tag)
+LINE_TAG = "gomatrix-line"
+NO_CALLEE = "-"
+TRUNCATED = "truncated-stack"  # the runtime keeps 32 frames of a stack: the case's frame lay deeper
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class LineAllocs:
     allocs: int
     bytes: int
     size16: int  # allocations recorded at 16 bytes (tiny blocks among them)
+    callee: str | None = None  # the function called at that line that allocated (None: the line itself)
 
     @property
     def file(self) -> str | None:
@@ -43,28 +53,50 @@ class BenchmarkProfile:
     tiny_unprofiled: int
 
 
-def parse_sites(text: str) -> tuple[dict[str, BenchmarkProfile], dict[str, str]]:
-    """({benchmark: profile}, {benchmark: error}) from the sites test's lines."""
-    lines: dict[str, list[LineAllocs]] = {}
-    profiles: dict[str, BenchmarkProfile] = {}
-    errors: dict[str, str] = {}
+ProfileKey = tuple[str | None, str]  # (package, benchmark): package None in a case directory
+
+
+def parse_sites(text: str) -> tuple[dict[ProfileKey, BenchmarkProfile], dict[ProfileKey, str]]:
+    """({(package, benchmark): profile}, {(package, benchmark): error}) from the hook's lines, each after
+    its package's "gomatrix-package: PATH" line in a module case."""
+    lines: dict[ProfileKey, list[LineAllocs]] = {}
+    profiles: dict[ProfileKey, BenchmarkProfile] = {}
+    errors: dict[ProfileKey, str] = {}
+    package: str | None = None
     for raw in text.splitlines():
-        parts = raw.split(maxsplit=6)
+        if raw.startswith(PACKAGE_MARKER):
+            package = raw[len(PACKAGE_MARKER):].strip() or None
+            continue
+        parts = raw.split(maxsplit=7)
         if not parts:
             continue
         try:
-            if parts[0] == SITES_TAG and len(parts) == 7:
-                lines.setdefault(parts[1], []).append(
-                    LineAllocs(parts[6].strip(), int(parts[3]), int(parts[4]), int(parts[5])))
+            if parts[0] == LINE_TAG and len(parts) == 8:
+                callee = None if parts[6] == NO_CALLEE else parts[6]
+                lines.setdefault((package, parts[1]), []).append(
+                    LineAllocs(parts[7].strip(), int(parts[3]), int(parts[4]), int(parts[5]), callee))
+            elif parts[0] == SITES_TAG and len(parts) >= 7:  # before the hook: no callee
+                where = raw.split(maxsplit=6)[6].strip()
+                lines.setdefault((package, parts[1]), []).append(
+                    LineAllocs(where, int(parts[3]), int(parts[4]), int(parts[5])))
             elif parts[0] == f"{SITES_TAG}-done" and len(parts) == 6 and int(parts[2]) > 0:
-                name = parts[1]
-                profiles[name] = BenchmarkProfile(name, int(parts[2]), tuple(lines.pop(name, [])), int(parts[3]),
-                                                  int(parts[4]), int(parts[5]))
+                key = (package, parts[1])
+                profiles[key] = BenchmarkProfile(parts[1], int(parts[2]), tuple(lines.pop(key, [])), int(parts[3]),
+                                                 int(parts[4]), int(parts[5]))
             elif parts[0] == f"{SITES_TAG}-error" and len(parts) >= 3:
-                errors[parts[1]] = " ".join(parts[2:])
+                errors[(package, parts[1])] = " ".join(parts[2:])
         except ValueError:
             continue
     return profiles, errors
+
+
+@dataclass(frozen=True)
+class Callee:
+    """Allocations made inside a function that a line of the case called (a dependency, the standard library)."""
+
+    function: str
+    allocs_per_op: float
+    bytes_per_op: float
 
 
 @dataclass(frozen=True)
@@ -74,6 +106,7 @@ class MeasuredLine:
     allocs_per_op: float
     bytes_per_op: float
     tiny_added: float  # allocs/op of unprofiled tiny objects added to this line (included above)
+    callees: tuple[Callee, ...] = ()  # the part of the above made inside functions the line called
 
 
 @dataclass(frozen=True)
@@ -96,33 +129,57 @@ class Accounting:
     note: str | None  # why they do not add up
 
 
+def _merge_lines(entries: list[LineAllocs]) -> dict[tuple[str, int], list[LineAllocs]]:
+    by_line: dict[tuple[str, int], list[LineAllocs]] = {}
+    for entry in entries:
+        by_line.setdefault((str(entry.file), int(entry.line or 0)), []).append(entry)
+    return by_line
+
+
 def account(profile: BenchmarkProfile, exact_allocs_per_op: float | None) -> Accounting:
+    """Per-op allocations by line, and whether they add up: to the profiled run's own exact count (the same
+    ops), and that count to the exact run's (exact_allocs_per_op: N may differ, see hook.go)."""
     n = profile.iterations
     case_lines = [entry for entry in profile.lines if entry.file is not None]
-    # A line that allocates 16-byte blocks in a sizeable share of the ops (not a one-off runtime allocation
-    # that happened to stop at a line of the case).
-    tiny_lines = [entry for entry in case_lines if entry.size16 / n >= ALLOCATES_THRESHOLD]
+    by_line = _merge_lines(case_lines)
+    # A line that allocates 16-byte blocks itself in a sizeable share of the ops (not a one-off runtime
+    # allocation that happened to stop at a line of the case).
+    tiny_lines = [key for key, entries in by_line.items()
+                  if sum(e.size16 for e in entries) / n >= ALLOCATES_THRESHOLD]
     place = profile.tiny_unprofiled > 0 and len(tiny_lines) == 1
-    measured = tuple(sorted(
-        (MeasuredLine(str(e.file), int(e.line or 0),
-                      (e.allocs + (profile.tiny_unprofiled if place and e is tiny_lines[0] else 0)) / n, e.bytes / n,
-                      profile.tiny_unprofiled / n if place and e is tiny_lines[0] else 0.0)
-         for e in case_lines), key=lambda m: (m.file, m.line)))
-    elsewhere = tuple(Elsewhere(e.where.removeprefix("func:"), e.allocs / n, e.bytes / n)
+    measured = []
+    for key, entries in sorted(by_line.items()):
+        tiny_added = profile.tiny_unprofiled if place and key == tiny_lines[0] else 0
+        callees: dict[str, list[int]] = {}
+        for e in entries:
+            if e.callee is not None:
+                totals = callees.setdefault(e.callee, [0, 0])
+                totals[0] += e.allocs
+                totals[1] += e.bytes
+        measured.append(MeasuredLine(
+            key[0], key[1], (sum(e.allocs for e in entries) + tiny_added) / n, sum(e.bytes for e in entries) / n,
+            tiny_added / n, tuple(Callee(name, a / n, b / n) for name, (a, b) in sorted(callees.items()))))
+    elsewhere = tuple(Elsewhere(e.where.removeprefix("func:") + (" (call stack deeper than the 32 frames the "
+                                                                  "runtime keeps)" if e.callee == TRUNCATED else ""),
+                                e.allocs / n, e.bytes / n)
                       for e in profile.lines if e.file is None)
     tiny = profile.tiny_unprofiled / n
     total = sum(m.allocs_per_op for m in measured)
+    own = profile.mem_allocs / n
     notes = []
     if profile.tiny_unprofiled and not place:
-        where = ", ".join(e.where for e in tiny_lines) or "no line of the case"
+        where = ", ".join(f"{f}:{line}" for f, line in tiny_lines) or "no line of the case"
         notes.append(f"{fmt_allocs(tiny)} allocs/op are tiny objects packed into shared blocks, which the runtime "
                      f"does not profile one by one; they cannot be placed (16-byte allocations at: {where})")
-    adds_up = None
-    if exact_allocs_per_op is not None:
-        adds_up = allocs_equal(total, exact_allocs_per_op)
-        if not adds_up:
-            outside = sum(e.allocs_per_op for e in elsewhere)
-            where = f"; {fmt_allocs(outside)} allocs/op outside the case ({', '.join(e.function for e in elsewhere)})"
-            notes.insert(0, f"the lines of the case account for {fmt_allocs(total)} of "
-                            f"{fmt_allocs(exact_allocs_per_op)} allocs/op" + (where if outside else ""))
-    return Accounting(n, measured, elsewhere, tiny, place, adds_up, "; ".join(notes) or None)
+    reference = exact_allocs_per_op
+    adds_up = allocs_equal(total, own)
+    if not adds_up:
+        outside = sum(e.allocs_per_op for e in elsewhere)
+        where = f"; {fmt_allocs(outside)} allocs/op outside the case ({', '.join(e.function for e in elsewhere)})"
+        notes.insert(0, f"the lines of the case account for {fmt_allocs(total)} of the "
+                        f"{fmt_allocs(own)} allocs/op counted in the profiled run" + (where if outside else ""))
+    if reference is not None and not allocs_equal(own, reference):
+        adds_up = False
+        notes.append(f"the profiled run ({n} ops) counted {fmt_allocs(own)} allocs/op, the exact run "
+                         f"{fmt_allocs(reference)}")
+    return Accounting(n, tuple(measured), elsewhere, tiny, place, adds_up, "; ".join(notes) or None)

@@ -18,7 +18,14 @@ from gomatrix.core.values import ALLOCATES_THRESHOLD
 from gomatrix.results.exact import Function
 from gomatrix.results.parse import EscapeSite
 from gomatrix.results.profile import Accounting
-from gomatrix.results.source import ALLOCATING, allocating_column, expression_at, expression_start, is_parameter
+from gomatrix.results.source import (
+    ALLOCATING,
+    allocating_column,
+    callee_column,
+    expression_at,
+    expression_start,
+    is_parameter,
+)
 
 
 class Compiler(enum.Enum):
@@ -32,6 +39,7 @@ class Measured:
     benchmark: str
     allocs_per_op: float
     bytes_per_op: float
+    callees: tuple[str, ...] = ()  # functions called at the line inside which they were made (none: the line)
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,8 @@ def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting]
             if entry.allocs_per_op > 0 and (entry.allocs_per_op >= ALLOCATES_THRESHOLD or any(
                     p[:2] == (entry.file, entry.line) for p in by_position)):
                 measured_by_line.setdefault((entry.file, entry.line), []).append(
-                    Measured(name, entry.allocs_per_op, entry.bytes_per_op))
+                    Measured(name, entry.allocs_per_op, entry.bytes_per_op,
+                             tuple(c.function for c in entry.callees if c.allocs_per_op > 0)))
     positions = sorted(by_position)
     owner: dict[tuple[str, int], tuple[str, int, int]] = {}
     for line_key in measured_by_line:
@@ -140,10 +149,14 @@ def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting]
         if (file, line) in owner:
             continue
         text = _line_text(sources, file, line)
-        column = allocating_column(text)
-        # The allocating expression when the line has one, else the statement (return s: a slice moved
-        # to the heap as it is returned).
-        source = expression_at(text, column) if ALLOCATING.search(text) else text.strip()
+        # The call inside which the allocations were made, when every benchmark's were made in one function the
+        # line calls; else the allocating expression when the line has one, else the statement (return s: a
+        # slice moved to the heap as it is returned).
+        callees = {c for m in measured for c in m.callees}
+        own = any(not m.callees for m in measured)
+        called_at = callee_column(text, next(iter(callees))) if len(callees) == 1 and not own else None
+        column = called_at or allocating_column(text)
+        source = expression_at(text, column) if called_at or ALLOCATING.search(text) else text.strip()
         out.append(CellSite(file, line, column, source, Compiler.NONE, "", None, tuple(measured), True,
                             (file, line) in inlined_bodies))
     return sorted(out, key=lambda s: (s.file, s.line, s.column))

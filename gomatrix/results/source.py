@@ -102,6 +102,22 @@ def allocating_column(line_text: str) -> int:
     return len(line_text) - len(line_text.lstrip()) + 1
 
 
+def callee_column(line_text: str, callee: str) -> int | None:
+    """1-based column where the line calls a function (strconv.AppendFloat, (*bytes.Buffer).WriteString,
+    pkg.(*T).Method: called as AppendFloat(, .WriteString(, .Method(), at the start of the expression that
+    calls it; None when the line does not name it."""
+    name = callee.rsplit(".", 1)[-1].rstrip(")")
+    if not name.isidentifier():  # a closure (Parse.func1) or a generic instance: the line's own expression
+        return None
+    match = re.search(rf"\b{re.escape(name)}\s*\(", line_text)
+    if match is None:
+        return None
+    start = match.start()
+    while start > 0 and (line_text[start - 1].isalnum() or line_text[start - 1] in "_."):
+        start -= 1
+    return start + 1
+
+
 def is_parameter(line_text: str, column: int, subject: str) -> bool:
     """A function's parameter (b *testing.B): the compiler reports those at the func line; they are not
     allocation sites."""

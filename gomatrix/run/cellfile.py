@@ -16,9 +16,18 @@ from gomatrix.docker.engine import ImageInfo
 from gomatrix.plan.cases import ModuleInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
-from gomatrix.results.exact import case_functions, linked_ranges, parse_exact
+from gomatrix.results.exact import ExactCount, case_functions, linked_ranges, parse_exact
 from gomatrix.results.migrate import OLD_CELL_SCHEMAS, migrate_cell
-from gomatrix.results.parse import EscapeSite, inlined_calls, package_sections, parse_bench, parse_escapes, summarize
+from gomatrix.results.parse import (
+    BenchmarkSummary,
+    BenchSample,
+    EscapeSite,
+    inlined_calls,
+    package_sections,
+    parse_bench,
+    parse_escapes,
+    summarize,
+)
 from gomatrix.results.profile import Accounting, account, parse_sites
 from gomatrix.results.quickcheck import matches
 from gomatrix.results.sites import cell_sites, covered, fold_inlined
@@ -32,9 +41,12 @@ RAW_FILES = {
     "prepare": "prepare.txt",
     "escape": "escape.txt",
     "bench": "bench.txt",
-    "exact": "exact.txt",
-    "exact_compile": "exact-compile.txt",  # the compiler rejected the generated exact-count files
+    "exact": "exact.txt",  # the hook's exact totals per benchmark
+    "exact_bench": "exact-bench.txt",  # go test's own output of that run (truncated figures)
+    "hook": "hook.txt",  # how the hook went into package testing, or why not
+    "hook_compile": "hook-compile.txt",  # the toolchain's testing rejected the hook: compiled without it
     "sites": "sites.txt",  # the allocation profile per benchmark and line
+    "sites_bench": "sites-bench.txt",
     "steps": "steps.tsv",
     "driver_log": "driver.log",
 }
@@ -81,6 +93,54 @@ def _module_escapes(text: str, go_files: tuple[str, ...],
     return sites, inlined
 
 
+def benchmark_summaries(samples: tuple[BenchSample, ...], exact: dict[tuple[str | None, str], ExactCount],
+                        in_module: bool) -> list[BenchmarkSummary]:
+    """Every benchmark of the cell: the timed samples' (go test's names, with their medians), then those only
+    the exact run has (timings off, or an emulated cell), without samples. A timed name that go test printed
+    with a -N suffix of its own (BenchmarkX/len-16 at GOMAXPROCS=1) takes the exact run's name."""
+    out = summarize(exact_names(samples, exact, in_module))
+    timed = {(s.package if in_module else None, s.name) for s in out}
+    out += [BenchmarkSummary(name, None, None, None, None, (), package)
+            for (package, name) in exact if (package if in_module else None, name) not in timed]
+    return out
+
+
+def exact_names(samples: tuple[BenchSample, ...], exact: dict[tuple[str | None, str], ExactCount],
+                in_module: bool) -> list[BenchSample]:
+    """The samples, a name that go test printed with a -N suffix of its own (BenchmarkX/len-16 at GOMAXPROCS=1,
+    which reads as BenchmarkX/len at 16 procs) given back its suffix where the exact run has that name."""
+    names = {(package if in_module else None, name) for package, name in exact}
+    fixed = []
+    for sample in samples:
+        key = (sample.package if in_module else None, sample.name)
+        if key not in names and sample.procs is not None and (key[0], f"{sample.name}-{sample.procs}") in names:
+            sample = BenchSample(f"{sample.name}-{sample.procs}", None, sample.iterations, sample.ns_per_op,
+                                 sample.bytes_per_op, sample.allocs_per_op, sample.package)
+        fixed.append(sample)
+    return fixed
+
+
+def _agrees(count: ExactCount, printed: BenchSample | None) -> bool | None:
+    """Whether go test printed the exact totals of the same run as it does (truncated): None when it printed
+    no allocs/op for the benchmark."""
+    if printed is None or printed.allocs_per_op is None or printed.iterations != count.iterations:
+        return None
+    return int(printed.allocs_per_op) == count.allocs // count.iterations and \
+        (printed.bytes_per_op is None or int(printed.bytes_per_op) == count.bytes // count.iterations)
+
+
+def _package_files(go_files: tuple[str, ...], module: ModuleInfo) -> dict[str, frozenset[str]]:
+    by_package: dict[str, set[str]] = {}
+    for name in go_files:
+        by_package.setdefault(module.package_of(name), set()).add(name)
+    return {package: frozenset(files) for package, files in by_package.items()}
+
+
+def _shared_name(name: str, exact: dict[tuple[str | None, str], ExactCount], samples: tuple[BenchSample, ...]) -> bool:
+    """Two packages of a module have a benchmark of this name."""
+    return len({p for p, n in exact if n == name} | {s.package for s in samples if s.name == name}) > 1
+
+
 def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_dir: Path,
                run_dir: Path, *, jobs: int | None = None) -> dict[str, Any]:
     """The cell document; benchmarks and escapes are parsed from the raw outputs that exist."""
@@ -111,13 +171,23 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     accounts: dict[str, Accounting] = {}
     lines_run: set[tuple[str, int]] = set()
     bench_output = parse_bench(read_or_empty(raw_dir / "bench.txt"))
-    for summary in summarize(bench_output.samples):
-        count = exact.get(summary.name)
-        linked = linked_ranges(summary.name, funcs) or None
+    # go test's own output of the exact run: its truncated figures, checked against the exact totals
+    printed = {(s.package if module else None, s.name): s for s in exact_names(
+        parse_bench(read_or_empty(raw_dir / "exact-bench.txt")).samples, exact, module is not None)}
+    package_files = _package_files(cell.case.go_files, module) if module is not None else {}
+    for summary in benchmark_summaries(bench_output.samples, exact, module is not None):
+        key = (summary.package if module is not None else None, summary.name)
+        count = exact.get(key)
+        files = package_files.get(summary.package or "") if module is not None else None
+        linked = linked_ranges(summary.name, funcs, files) or None
         lines_run |= covered(linked or [])
-        profile = profiles.get(summary.name)
+        profile = profiles.get(key)
+        # a profile is per (package, name); the sites of a cell are keyed by benchmark name alone, so a
+        # module's benchmark carries its package in that name where two packages share it
+        label = summary.name if module is None or not _shared_name(summary.name, exact, bench_output.samples) \
+            else f"{summary.package}.{summary.name}"
         if profile is not None:
-            accounts[summary.name] = account(profile, count.allocs_per_op if count is not None else None)
+            accounts[label] = account(profile, count.allocs_per_op if count is not None else None)
         benchmarks.append({
             "name": summary.name,
             "procs": summary.procs,
@@ -131,9 +201,10 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
             ],
             "exact": None if count is None else {
                 "iterations": count.iterations, "allocs": count.allocs, "bytes": count.bytes, "ns": count.ns,
-                "allocs_per_op": count.allocs_per_op, "bytes_per_op": count.bytes_per_op},
+                "allocs_per_op": count.allocs_per_op, "bytes_per_op": count.bytes_per_op,
+                "go_test_agrees": _agrees(count, printed.get(key))},
             "linked": linked,
-            "profile": _profile_doc(accounts.get(summary.name), profile_errors.get(summary.name)),
+            "profile": _profile_doc(accounts.get(label), profile_errors.get(key)),
             **({"package": summary.package} if module is not None and summary.package else {}),
         })
     folded, inlined_bodies = fold_inlined(escape_sites, inlined, funcs)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gomatrix.analysis.plots import import_drawing_in_background
 from gomatrix.analysis.runs import load_report, run_dirs
 from gomatrix.core.errors import ConfigError, Interrupted
 from gomatrix.core.files import write_json_atomic
@@ -51,6 +50,7 @@ class RunSummary:
     report_md: Path
     statuses: dict[Status, int]
     failures: tuple[CellFailure, ...] = ()
+    broken_budgets: tuple[str, ...] = ()  # one line each: benchmark, Go version and arch, measured, budget
 
     @property
     def unexpected_failures(self) -> tuple[CellFailure, ...]:
@@ -101,8 +101,6 @@ def run_cells(runner: Runner, cells: Sequence[Cell], config: MatrixConfig, run_d
                                                    runner.strategy, timed)]
 
     stop = stop or threading.Event()
-    if groups:
-        import_drawing_in_background()
 
     def work(group: list[_Pending]) -> list[CellOutcome] | None:
         """The group's outcomes; None when the run was stopped (its cells are then missing, not failed)."""
@@ -277,7 +275,21 @@ def run_matrix(config: MatrixConfig, *, log: Log = print, force: bool = False,
     statuses = {status: n for status, n in status_counts(report["cells"]).items() if n}
     log(f"gomatrix: report {report_md} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))})")
     return RunSummary(run_dir=run_dir, report_md=report_md, statuses=statuses,
-                      failures=cell_failures(report))
+                      failures=cell_failures(report), broken_budgets=broken_budgets(report))
+
+
+def broken_budgets(report: Mapping[str, Any]) -> tuple[str, ...]:
+    """The report's broken budgets, one line each: the benchmark, the Go version and arch, the measured figure."""
+    out = []
+    for case in report["cases"]:
+        for budget in case.get("budgets", []):
+            for check in budget["broken"]:
+                figures = ", ".join(f"{check['allocs_per_op']:.6g} allocs/op" if kind == "allocs/op"
+                                    else f"{check['bytes_per_op']:.6g} B/op" for kind in check["broken_by"])
+                package = f" ({check['package']})" if check["package"] else ""
+                out.append(f"{check['benchmark']}{package} on {check['go_version']} {check['arch']}: {figures} "
+                           f"measured, budget {budget['id']}")
+    return tuple(out)
 
 
 def _recorded_costs(out: Path) -> dict[str, float]:

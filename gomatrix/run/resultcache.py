@@ -1,7 +1,9 @@
 """Incremental result cache: a cell whose inputs did not change is reused instead of run.
 
 The key covers everything that decides a cell's result: what the runner says (image id or
-toolchain hash, strategy, limits), the arch, the case's files, the benchmark settings, the
+toolchain hash, strategy, limits, and for a module case the dependencies it resolved to: each module
+version and the hash of its content, or vendor/modules.txt), the arch, the case's files (a module's
+without its VCS directory), the benchmark settings, the
 driver and the generator of the exact-count test files. Only results that a rerun would reproduce
 are stored: ok cells and compile failures.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -22,17 +25,23 @@ from gomatrix.core.text import Log
 from gomatrix.docker.engine import ImageInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
-from gomatrix.results.exact import GENERATOR_VERSION
+from gomatrix.results.exact import hook_version
 from gomatrix.runners.base import CellOutcome, SandboxInfo
+from gomatrix.runners.modcache import VCS_DIRS
 from gomatrix.toolchains.providers import Toolchain
 
 CACHE_FORMAT = "1"
 
 
 def case_digest(case_path: Path) -> str:
-    """sha256 over the case's files (names and contents); case.yaml does not change a result."""
+    """sha256 over the case's files (names and contents); case.yaml does not change a result, nor does a VCS
+    directory (.git: cells never get it)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in case_path.rglob("*") if p.is_file() and p.name != "case.yaml"):
+    files = []
+    for directory, dirs, names in os.walk(case_path):
+        dirs[:] = [name for name in dirs if name not in VCS_DIRS]
+        files += [Path(directory) / name for name in names if name != "case.yaml" and name not in VCS_DIRS]
+    for path in sorted(p for p in files if p.is_file()):
         digest.update(str(path.relative_to(case_path)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -46,8 +55,9 @@ def cell_cache_key(cell: Cell, runner_inputs: dict[str, str], bench: BenchSettin
         "case": case_digest(cell.case.path),
         "benchtime": bench.benchtime,
         "count": bench.count,
+        "timings": bench.timings.value,
         "driver": hashlib.sha256(driver_script()).hexdigest(),
-        "exact_generator": GENERATOR_VERSION,
+        "hook": hook_version(),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 

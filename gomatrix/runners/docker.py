@@ -37,7 +37,7 @@ from gomatrix.docker.engine import (
 )
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import MatrixConfig
-from gomatrix.results.exact import generated_for_case
+from gomatrix.results.exact import HOOK_FILE, hook_source
 from gomatrix.runners.base import (
     CACHE_MOUNT,
     IN_CONTAINER_ROOT,
@@ -50,7 +50,7 @@ from gomatrix.runners.base import (
     read_exit,
     utc_now,
 )
-from gomatrix.runners.modcache import Dependencies, ModuleCaches, host_go, needs_cache
+from gomatrix.runners.modcache import VCS_DIRS, Dependencies, ModuleCaches, host_go, needs_cache
 from gomatrix.toolchains.providers import ToolchainProvider
 
 
@@ -158,7 +158,8 @@ class DockerRunner:
                   "memory": self._config.limits.memory, "pids": str(self._config.limits.pids)}
         if build is not None:
             inputs["build_image_id"] = build.id
-        return inputs
+        dependencies = self._modules.cache_inputs(cell.case)
+        return None if dependencies is None else {**inputs, **dependencies}
 
     def run_group(self, cells: list[Cell], raw_dirs: list[Path]) -> list[CellOutcome]:
         started, start = utc_now(), time.monotonic()
@@ -267,13 +268,15 @@ class DockerRunner:
         roots = []
         modcaches: dict[str, Path] = {}  # arcname -> a filled module cache: copied in read-only, once
         for _index, cell, _raw in items:
+            timed = self._config.bench.timings.timed(emulated=cell.arch != self._native)
             settings = [f"GOMATRIX_BENCHTIME={self._config.bench.benchtime}",
-                        f"GOMATRIX_COUNT={self._config.bench.count}", f"GOMATRIX_PHASE={phase}"]
+                        f"GOMATRIX_COUNT={self._config.bench.count}", f"GOMATRIX_PHASE={phase}",
+                        f"GOMATRIX_TIMINGS={int(timed)}"]
             if phase == Phase.BUILD:
                 settings.append(f"GOMATRIX_GOARCH={cell.arch}")
             module, deps = cell.case.module, self._module_deps(cell)
             if module is not None and isinstance(deps, Dependencies):
-                settings += ["GOMATRIX_MODULE=1", f"GOMATRIX_PACKAGES={shlex.quote(' '.join(module.packages))}",
+                settings += ["GOMATRIX_MODULE=1", f"GOMATRIX_PACKAGES={shlex.quote(chr(10).join(module.packages))}",
                              f"GOMATRIX_BENCH={shlex.quote(module.bench)}", f"GOMATRIX_GOFLAGS={deps.goflags}"]
                 if deps.modcache is not None and phase != Phase.RUN:
                     arcname = f"gomatrix/modcache/{deps.modcache.name}"
@@ -289,14 +292,14 @@ class DockerRunner:
                 extra[f"gomatrix/cells/{cell.key}/case.test"] = built[cell.key]
                 if f"{cell.key}/exact-built" in built:
                     extra[f"gomatrix/cells/{cell.key}/exact-built"] = b""
-            elif module is None:  # no exact-count files for module cases
-                for name, source in generated_for_case(cell.case.path, cell.case.go_files).items():
-                    extra[f"gomatrix/cells/{cell.key}/exact/{name}"] = source.encode()
+            else:  # the hook goes into the build's package testing (driver.sh)
+                extra[f"gomatrix/cells/{cell.key}/hook/{HOOK_FILE}"] = hook_source()
             roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
         archive = tar_directories({**{f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
                                    **modcaches},
                                   extra, writable_dirs=("gomatrix/home", *scratch_dirs,
-                                                        *(f"gomatrix/cells/{c.key}" for _i, c, _r in items)))
+                                                        *(f"gomatrix/cells/{c.key}" for _i, c, _r in items)),
+                                  exclude=VCS_DIRS)
         return archive, roots
 
     def _phase_outcomes(self, image: ImageInfo, items: list[tuple[int, Cell, Path]], phase: Phase,
@@ -316,6 +319,8 @@ class DockerRunner:
                 built[cell.key] = b""
                 for path in [staging / cell.key / "packages.list", *(staging / cell.key).glob("pkg*.test")]:
                     built[f"{cell.key}/{path.name}"] = path.read_bytes()
+                if (raw_dir / "exact-built").exists():
+                    built[f"{cell.key}/exact-built"] = b""
                 (raw_dir / "exit").unlink()
                 continue
             if phase == Phase.BUILD and exit_code == 0 and (staging / cell.key / "case.test").is_file():

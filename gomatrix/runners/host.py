@@ -28,7 +28,7 @@ from gomatrix.core.text import Log
 from gomatrix.core.values import version_key
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import MatrixConfig
-from gomatrix.results.exact import write_generated
+from gomatrix.results.exact import write_hook
 from gomatrix.runners.base import (
     CACHE_MOUNT,
     MODCACHE_MOUNT,
@@ -41,7 +41,7 @@ from gomatrix.runners.base import (
     utc_now,
 )
 from gomatrix.runners.limits import CellLimits, LimitsFactory, LimitValues, memory_bytes
-from gomatrix.runners.modcache import Dependencies, ModuleCaches
+from gomatrix.runners.modcache import VCS_DIRS, Dependencies, ModuleCaches
 from gomatrix.runners.sandbox import SANDBOX_HOME, SYSTEM_DIRS, Bubblewrap, cell_root_inside, write_etc
 from gomatrix.toolchains.providers import Toolchain, ToolchainProvider, cache_root, resolve_version
 
@@ -131,11 +131,14 @@ class HostRunner:
     def cache_inputs(self, cell: Cell) -> dict[str, str] | None:
         toolchain = self._toolchains.get((cell.version, self._toolchain_arch(cell)))
         exec_with = self._exec.get(cell.arch)
+        dependencies = self._modules.cache_inputs(cell.case)  # None: a module's dependencies cannot be had
         if not isinstance(toolchain, Toolchain) or isinstance(exec_with, Unavailable) or exec_with is None:
+            return None
+        if dependencies is None:
             return None
         return {"runner": self.name, "toolchain": toolchain.sha256 or f"{toolchain.source} go{toolchain.version}",
                 "strategy": self.strategy(cell), "exec": exec_with or "direct", "memory": self._config.limits.memory,
-                "pids": str(self._config.limits.pids)}
+                "pids": str(self._config.limits.pids), **dependencies}
 
     def abort(self) -> None:
         """Kill every running cell (its whole session): the run is being stopped."""
@@ -179,9 +182,8 @@ class HostRunner:
             return outcome(Ending(deps.status, deps.reason))
         root = Path(tempfile.mkdtemp(prefix=f"gomatrix-{cell.key}-"))
         try:
-            shutil.copytree(cell.case.path, root / "case", ignore=shutil.ignore_patterns(".git"))
-            if cell.case.module is None:
-                write_generated(cell.case.path, cell.case.go_files, root)
+            shutil.copytree(cell.case.path, root / "case", ignore=shutil.ignore_patterns(*VCS_DIRS))
+            write_hook(root)
             driver = root / "driver.sh"
             driver.write_bytes(driver_script())
             gocache = self._cache / "gocache" / f"go{toolchain.version}-{cell.arch}"
@@ -202,11 +204,13 @@ class HostRunner:
         """driver.sh for the cell and the environment to start it with: in the sandbox (paths as a container
         has them, its own environment), or as a plain process. deps: a module case's dependencies (its
         module cache mounted read-only in the sandbox)."""
-        settings = {"GOMATRIX_BENCHTIME": self._config.bench.benchtime, "GOMATRIX_COUNT": str(self._config.bench.count)}
+        timed = self._config.bench.timings.timed(emulated=cell.arch != self._native)
+        settings = {"GOMATRIX_BENCHTIME": self._config.bench.benchtime, "GOMATRIX_COUNT": str(self._config.bench.count),
+                    "GOMATRIX_TIMINGS": str(int(timed))}
         module = cell.case.module
         mounts: list[tuple[Path, str]] = []
         if module is not None and deps is not None:
-            settings.update(GOMATRIX_MODULE="1", GOMATRIX_PACKAGES=" ".join(module.packages),
+            settings.update(GOMATRIX_MODULE="1", GOMATRIX_PACKAGES="\n".join(module.packages),
                             GOMATRIX_BENCH=module.bench, GOMATRIX_GOFLAGS=deps.goflags)
             if deps.modcache is not None:
                 settings["GOMATRIX_MODCACHE"] = MODCACHE_MOUNT if self._sandbox else str(deps.modcache)
