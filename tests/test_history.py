@@ -317,3 +317,30 @@ def test_a_new_case_is_listed(tmp_path: Path) -> None:
     assert changes_since(after, before) == [SinceChange(SinceKind.DROPPED_CASE, "makevar")]
     assert texts(changes_since(before, after) + changes_since(after, before)) == [
         "New case `makevar`", "Case `makevar` is no longer in the matrix"]
+
+
+def _module_report(allocs: dict[tuple[str, str], float]) -> dict[str, Any]:
+    """A module case's report (only what "changes since" reads): benchmarks by (package, name), one column."""
+    column = {"id": "go1.24.11 amd64", "go_version": "go1.24.11", "arch": "amd64"}
+    result = {"allocs_per_op": 0.0, "exact_allocs_per_op": None, "exact_iterations": None}
+    return {"columns": [column],
+            "cells": [{"case": "mod", "column": column["id"], "status": "ok", "reason": ""}],
+            "cases": [{"name": "mod", "claims": [], "sites": [],
+                       "benchmarks": [{"name": name, "package": package,
+                                       "results": {column["id"]: {**result, "allocs_per_op": value}}}
+                                      for (package, name), value in allocs.items()]}]}
+
+
+def test_benchmarks_of_the_same_name_in_two_packages_are_compared_each_with_its_own() -> None:
+    """A module's packages may have benchmarks of the same name: each is matched by (package, name), and the
+    change names its package."""
+    before = {("example.com/m", "BenchmarkEncode"): 1.0, ("example.com/m/sub", "BenchmarkEncode"): 0.0}
+    assert changes_since(_module_report(before), _module_report(before)) == [SinceChange(SinceKind.NONE)]
+    after = {**before, ("example.com/m/sub", "BenchmarkEncode"): 2.0}
+    changes = changes_since(_module_report(before), _module_report(after))
+    assert changes == [SinceChange(SinceKind.ALLOCS, "mod/BenchmarkEncode (example.com/m/sub)", ("go1.24.11 amd64",),
+                                   "0", "2")]
+    assert texts(changes) == ["allocs/op of `mod/BenchmarkEncode (example.com/m/sub)` on go1.24.11 amd64: 0 → 2"]
+    # a benchmark that moved to another package is not compared with its old self
+    moved = {("example.com/m", "BenchmarkEncode"): 1.0, ("example.com/m/other", "BenchmarkEncode"): 5.0}
+    assert changes_since(_module_report(before), _module_report(moved)) == [SinceChange(SinceKind.NONE)]

@@ -141,3 +141,29 @@ def test_escape_output_splits_into_its_packages() -> None:
             "gomatrix-package: example.com/m/sub\n# example.com/m/sub\nsub/s.go:4:2: moved to heap: n\n")
     assert package_sections(text) == [("example.com/m", "# example.com/m\n./m.go:3:6: can inline F"),
                                       ("example.com/m/sub", "# example.com/m/sub\nsub/s.go:4:2: moved to heap: n")]
+
+
+def test_a_module_in_a_subdirectory_links_its_lines_from_the_repository_root(tmp_path: Path) -> None:
+    """source_url's {path} is the file's path in the repository, where the module is one directory of it."""
+    repo = tmp_path / "repo"
+    module_root = repo / "libs" / "codec"
+    (module_root / "level").mkdir(parents=True)
+    (module_root / "go.mod").write_text("module example.com/codec\n", encoding="utf-8")
+    (module_root / "level" / "level_test.go").write_text("package level\n", encoding="utf-8")
+    (repo / "README").write_text("a repository holding a module in libs/codec\n", encoding="utf-8")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "m"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    template = "https://example.invalid/repo/blob/{commit}/{path}#L{line}"
+    module = load_module(ModuleSpec(path=module_root, source_url=template)).module
+    assert module is not None and module.commit == head and module.source_url is not None
+    assert source_link(module.source_url, "level/level_test.go", 3) == \
+        f"https://example.invalid/repo/blob/{head}/libs/codec/level/level_test.go#L3"
+    # the same through a symlinked path to the module, and for a template that needs no commit
+    (tmp_path / "link").symlink_to(module_root)
+    linked = load_module(ModuleSpec(path=tmp_path / "link", source_url="https://x.invalid/{path}#L{line}")).module
+    assert linked is not None and linked.source_url is not None
+    assert source_link(linked.source_url, "level/level_test.go", 3) == \
+        "https://x.invalid/libs/codec/level/level_test.go#L3"

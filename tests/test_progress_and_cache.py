@@ -70,6 +70,18 @@ def test_cache_key_covers_the_inputs(tmp_path: Path) -> None:
     assert case_digest(copy) != before
 
 
+def test_a_vcs_directory_is_not_part_of_the_key(tmp_path: Path) -> None:
+    """A module's .git (which cells never get) changes with every commit or fetch: no reason to run again."""
+    copy = tmp_path / "array"
+    shutil.copytree(ROOT / "cases/array", copy)
+    before = case_digest(copy)
+    for vcs in (".git", "sub/.hg"):
+        (copy / vcs / "objects").mkdir(parents=True)
+        (copy / vcs / "objects" / "pack").write_text("a commit\n")
+    (copy / "sub" / ".git").write_text("gitdir: ../.git/modules/sub\n")  # a submodule's .git is a file
+    assert case_digest(copy) == before
+
+
 def test_store_and_load_round_trip(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -515,3 +515,26 @@ def test_a_blob_file_is_pushed_through_the_token_flow(registry: TokenRegistry, t
                                                                                   path=blob) is False
     assert registry.token_scopes() == [["repository:gomatrix-test/files:pull"],
                                        ["repository:gomatrix-test/files:pull,push"]]
+
+
+def test_plan_reads_each_manifest_list_once(registry: TokenRegistry, tmp_path: Path) -> None:
+    """`gomatrix plan` resolves the versions and pins each platform's image from one read of each tag's
+    manifest list (counted at the proxy in front of the registry), with one token for the repository."""
+    out = tmp_path / "plan.json"
+    made = invoke("plan", "--image", registry.template(registry.proxy_port), "--versions", "1.24,1.24.3",
+                  "--arches", "amd64,arm64", "--out", str(out))
+    assert made.returncode == 0, made.stdout + made.stderr
+    plan = json.loads(out.read_text())
+    assert plan["versions"] == ["1.24.11", "1.24.3"]
+    client = RegistryClient(f"127.0.0.1:{registry.port}")
+    for tag in ("1.24.11", "1.24.3"):
+        got = client.get_manifest(GOLANG, tag)
+        assert got is not None
+        digests = {m["platform"]["architecture"]: m["digest"] for m in json.loads(got[1])["manifests"]}
+        assert plan["images"][tag] == {arch: f"127.0.0.1:{registry.proxy_port}/{GOLANG}:{tag}@{digests[arch]}"
+                                       for arch in ARCHES}
+    reads = [path for path, status in registry.proxied.requests if status == 200]
+    assert sorted(p for p in reads if "/manifests/" in p) == [f"/v2/{GOLANG}/manifests/1.24.11",
+                                                              f"/v2/{GOLANG}/manifests/1.24.3"]
+    assert [p for p in reads if "/tags/list" in p] == [f"/v2/{GOLANG}/tags/list?n=1000"]
+    assert registry.token_scopes()[:1] == [[PULL_GOLANG]] and len(registry.token_scopes()) == 2  # the plan's, ours

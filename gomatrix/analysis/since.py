@@ -226,15 +226,18 @@ def _site_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[Sin
 
 
 def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[SinceChange]:
+    """A benchmark's allocs/op, matched by package and name: a module's packages may have benchmarks of the
+    same name (the subject then names the package)."""
     before = _cases(previous)
     entries = []
     for case in current["cases"]:
-        old_benches = {b["name"]: b for b in before.get(case["name"], {}).get("benchmarks", [])}
+        old_benches = {(b.get("package"), b["name"]): b for b in before.get(case["name"], {}).get("benchmarks", [])}
         for bench in case["benchmarks"]:
-            old = old_benches.get(bench["name"])
+            package = bench.get("package")
+            old = old_benches.get((package, bench["name"]))
             if old is None:
                 continue
-            subject = f"{case['name']}/{bench['name']}"
+            subject = f"{case['name']}/{bench['name']}" + (f" ({package})" if package else "")
             for column, result in bench["results"].items():
                 old_result = old["results"].get(column) or {}
                 exact_both = old_result.get("exact_allocs_per_op") is not None and \

@@ -88,19 +88,23 @@ class ContainerResult:
 
 
 def tar_directories(sources: Mapping[str, Path], extra: Mapping[str, bytes] | None = None, *,
-                    writable_dirs: tuple[str, ...] = (), owner: int = SANDBOX_UID) -> bytes:
+                    writable_dirs: tuple[str, ...] = (), owner: int = SANDBOX_UID,
+                    exclude: tuple[str, ...] = ()) -> bytes:
     """A tar holding each source directory under its arcname, plus extra files (path -> content).
 
     Everything is owned by root and read-only (files 0444, executables and directories 0555), except
     writable_dirs (and the directories above them), which belong to `owner`: the sandbox user can
-    write there and nowhere else in the tree.
+    write there and nowhere else in the tree. exclude: names of files and directories left out of the
+    sources wherever they are (e.g. .git).
     """
     writable: set[str] = set()
     for name in writable_dirs:
         parts = name.strip("/").split("/")
         writable.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
 
-    def read_only(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    def read_only(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if info.name.rpartition("/")[2] in exclude:
+            return None  # and, for a directory, everything in it
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
         if info.isdir():

@@ -24,30 +24,18 @@ def pinned_ref(ref: str, digest: str) -> str:
     return f"{ref}@{digest}"
 
 
-def platform_digests(body: bytes) -> dict[str, str]:
-    """arch -> the digest of its linux image, from a tag's manifest list (or OCI index). A single-image
-    tag gives none: its architecture is not in its manifest, and golang tags are multi-arch."""
-    doc = json.loads(body)
-    return {str(entry["platform"]["architecture"]): str(entry["digest"])
-            for entry in doc.get("manifests", []) if entry.get("platform", {}).get("os") == "linux"}
-
-
 def make_plan(config: MatrixConfig, *, timeout: float = 30.0) -> dict[str, Any]:
     """The plan of config: versions resolved in the registry and each image pinned by its digest. A version
     the registry cannot resolve or pin is an error: a nightly must not start with a plan it cannot keep."""
-    registry, repository, _tag = split_template(config.image)
-    client = RegistryClient(registry, timeout=timeout)
+    registry, _repository, _tag = split_template(config.image)
+    client = RegistryClient(registry, timeout=timeout)  # one client: one token for the tags and the manifests
     images: dict[str, dict[str, str]] = {}
-    for resolved in resolve_versions(config.image, config.versions, config.arches, timeout=timeout):
+    # Each tag's manifest list is read once, by the resolution: it gives the platforms and their digests.
+    for resolved in resolve_versions(config.image, config.versions, config.arches, timeout=timeout, client=client):
         if not resolved.platforms:
             raise RegistryError(f"go{resolved.spec} cannot be pinned: {resolved.note}", where=config.image,
                                 fix="Check the registry and the image template (--image), then plan again.")
-        tag = resolved.ref.rpartition(":")[2]
-        got = client.get_manifest(repository, tag)  # a RegistryError says what failed (exit 7)
-        if got is None:
-            raise RegistryError(f"{resolved.ref} disappeared while planning", where=resolved.ref,
-                                fix="Plan again.")
-        by_arch = platform_digests(got[1])
+        by_arch = dict(resolved.digests)
         images[resolved.version] = {arch: pinned_ref(resolved.ref, by_arch[arch])
                                     for arch in config.arches if arch in by_arch}
     body = {"schema": PLAN_SCHEMA, "image": config.image, "versions": list(images), "arches": list(config.arches),

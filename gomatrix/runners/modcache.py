@@ -6,10 +6,18 @@ of the module, outside any sandbox, with the user's GOPROXY, GOFLAGS, GONOSUMDB,
 (and go env file), so go.sum is checked as the go command checks it. Every cell of the module then gets
 that cache read-only (GOMODCACHE, GOPROXY=off, GOFLAGS=-mod=mod). A module whose dependencies cannot be
 had keeps the go command's message, which fails its cells; the other cases run.
+
+The cells get only what a build reads offline (GOPROXY=off, GOFLAGS=-mod=mod): the extracted modules and,
+under cache/download, each version's .mod (the module graph) and .ziphash (checked against go.sum; without it
+the go command takes the module for a partial download and wants to fetch it again). The zips, .info, .lock
+and list files, the checksum database's tiles and VCS checkouts are removed once the download is done
+(go1.23 and go1.24 build without them). What remains is the resolved module list with the hash of each
+module's content: the result cache keys on it (Dependencies.digest).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -30,7 +38,10 @@ from gomatrix.toolchains.providers import ToolchainProvider, resolve_version
 # The caller's settings that decide where modules come from and how they are checked pass through;
 # these are gomatrix's own for the download.
 _OWN = ("GOROOT", "GOPATH", "GOMODCACHE", "GOCACHE", "GOTOOLCHAIN", "GOBIN", "GOOS", "GOARCH")
-_VCS_DIRS = (".git", ".hg", ".svn", ".bzr")
+# Never given to a cell (nor hashed for the result cache): a build does not read them.
+VCS_DIRS = (".git", ".hg", ".svn", ".bzr")
+# What a build reads of cache/download/<module>/@v/ offline; every other file there goes.
+_KEPT_DOWNLOADS = (".mod", ".ziphash")
 
 
 def needs_cache(cases: Iterable[Case]) -> bool:
@@ -61,6 +72,56 @@ class Dependencies:
 
     goflags: str  # -mod=vendor or -mod=mod
     modcache: Path | None  # the filled module cache to mount read-only; None: vendor/, or no requirements
+    digest: str = ""  # what the dependencies resolved to: the modules' .mod and .ziphash files, or modules.txt
+
+
+def prune_for_cells(modcache: Path) -> None:
+    """Leave in a filled module cache only what a build reads offline: the extracted modules, and the .mod and
+    .ziphash files under cache/download (see the module's docstring)."""
+    cache = modcache / "cache"
+    if not cache.is_dir():
+        return
+    for entry in cache.iterdir():
+        if entry.name != "download":
+            _remove(entry)
+    for directory, dirs, files in os.walk(cache / "download", topdown=False):
+        here = Path(directory)
+        for name in files:
+            if here.name != "@v" or not name.endswith(_KEPT_DOWNLOADS):
+                (here / name).unlink()
+        for name in dirs:  # the checksum database's tiles, modules of which nothing is kept
+            if not any((here / name).iterdir()):
+                (here / name).rmdir()
+
+
+def dependencies_digest(modcache: Path) -> str:
+    """sha256 over the files of a pruned cache's cache/download: each module version of the build (its .mod)
+    and the hash of its content (its .ziphash)."""
+    digest = hashlib.sha256()
+    download = modcache / "cache" / "download"
+    for path in sorted(p for p in download.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(download)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, or a tree the go command may have made read-only."""
+    if not path.is_dir() or path.is_symlink():
+        path.unlink()
+        return
+    _writable_dirs(path)
+    shutil.rmtree(path)
+
+
+def _writable_dirs(root: Path) -> None:
+    """Make root and the directories under it writable (the go command makes extracted modules read-only)."""
+    root.chmod(root.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
+    for directory, dirs, _files in os.walk(root):
+        for name in dirs:
+            path = Path(directory) / name
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
 
 
 class ModuleCaches:
@@ -83,12 +144,21 @@ class ModuleCaches:
     def get(self, case: Case) -> Dependencies | Unavailable:
         return self._deps.get(case.path, Unavailable(Status.FAILED, "the module's dependencies were not prepared"))
 
+    def cache_inputs(self, case: Case) -> dict[str, str] | None:
+        """What the result cache keys on besides the module's files: the dependencies it resolved to ({} for a
+        case directory); None when they could not be had (the cell runs, and fails)."""
+        if case.module is None:
+            return {}
+        deps = self.get(case)
+        return None if isinstance(deps, Unavailable) else {"dependencies": deps.digest}
+
     def _fill(self, case: Case, go: Path | None) -> Dependencies | Unavailable:
         module = case.module
         assert module is not None
         if module.vendored:
             self._log(f"module {module.module_path}: dependencies from vendor/")
-            return Dependencies("-mod=vendor", None)
+            modules_txt = (case.path / "vendor" / "modules.txt").read_bytes()
+            return Dependencies("-mod=vendor", None, "vendor " + hashlib.sha256(modules_txt).hexdigest())
         if not module.requires:
             return Dependencies("-mod=mod", None)
         if go is None:
@@ -101,7 +171,7 @@ class ModuleCaches:
         dest = self._root / str(len(self._deps))
         with tempfile.TemporaryDirectory(prefix="gomatrix-moddownload-") as scratch:
             copy = Path(scratch) / "module"
-            shutil.copytree(case.path, copy, ignore=shutil.ignore_patterns(*_VCS_DIRS))
+            shutil.copytree(case.path, copy, ignore=shutil.ignore_patterns(*VCS_DIRS))
             env = {name: value for name, value in os.environ.items() if name not in _OWN}
             env.update(GOTOOLCHAIN="local", GOMODCACHE=str(dest), GOPATH=str(Path(scratch) / "gopath"),
                        GOCACHE=str(Path(scratch) / "gocache"), GOFLAGS=os.environ.get("GOFLAGS") or "-mod=mod",
@@ -122,15 +192,18 @@ class ModuleCaches:
                                f"`go mod download` said: {message}. Fix: make them reachable the way `go mod "
                                f"download` in {case.path} needs (GOPROXY, GOFLAGS, GONOSUMDB/GOPRIVATE in the "
                                "environment gomatrix runs in), or vendor them (`go mod vendor`)")
-        return Dependencies("-mod=mod", dest)
+        try:
+            prune_for_cells(dest)
+            digest = dependencies_digest(dest)
+        except OSError as exc:
+            return Unavailable(Status.FAILED, f"the module cache of {module.module_path} cannot be made ready for "
+                                              f"the cells: {exc}")
+        return Dependencies("-mod=mod", dest, "modcache " + digest)
 
     def close(self) -> None:
         """Remove the caches (the go command makes their files read-only)."""
         if self._root is None:
             return
-        for directory, dirs, _files in os.walk(self._root):
-            for name in dirs:
-                path = Path(directory) / name
-                path.chmod(path.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        _writable_dirs(self._root)
         shutil.rmtree(self._root, ignore_errors=True)
         self._root = None

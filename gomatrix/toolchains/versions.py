@@ -25,6 +25,7 @@ class ResolvedVersion:
     platforms: tuple[str, ...]  # linux/amd64, ...; empty when unknown (offline) or missing
     missing: tuple[str, ...]  # wanted arches the tag does not offer
     note: str  # how it was resolved, or why not
+    digests: tuple[tuple[str, str], ...] = ()  # (arch, digest of its linux image) from the tag's manifest list
 
 
 def split_template(template: str) -> tuple[str, str, str]:
@@ -59,30 +60,38 @@ def list_tags(client: RegistryClient, repository: str) -> list[str]:
     return tags
 
 
-def tag_platforms(client: RegistryClient, repository: str, tag: str) -> tuple[str, ...] | None:
-    """linux/amd64, linux/arm64 ... of a tag (a list's entries, or a single image's config); None: no tag."""
+def tag_images(client: RegistryClient, repository: str, tag: str) \
+        -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None:
+    """A tag's platforms (linux/amd64, linux/arm64 ...: a list's entries, or a single image's config) and
+    (arch, digest) of each linux image of its manifest list (a single-image tag has none), from one read of
+    its manifest; None: no tag."""
     got = client.get_manifest(repository, tag)
     if got is None:
         return None
     media, body, _digest = got
     doc = json.loads(body)
     if media in (MEDIA_LIST, MEDIA_OCI_INDEX):
-        return tuple(sorted({f"{m['platform'].get('os')}/{m['platform'].get('architecture')}"
-                             for m in doc.get("manifests", []) if "platform" in m}))
+        entries = [m for m in doc.get("manifests", []) if "platform" in m]
+        platforms = tuple(sorted({f"{m['platform'].get('os')}/{m['platform'].get('architecture')}" for m in entries}))
+        digests = tuple((str(m["platform"]["architecture"]), str(m["digest"])) for m in entries
+                        if m["platform"].get("os") == "linux")
+        return platforms, digests
     config_digest = doc.get("config", {}).get("digest")
     response = client.request("GET", f"/v2/{repository}/blobs/{config_digest}")
     if response.status != 200:
         raise RegistryError(f"cannot read the image config of {repository}:{tag}", where=client.url)
     config = json.loads(response.body)
-    return (f"{config.get('os')}/{config.get('architecture')}",)
+    return (f"{config.get('os')}/{config.get('architecture')}",), ()
 
 
 def resolve_versions(template: str, specs: Sequence[str], arches: Sequence[str], *,
-                     timeout: float = 30.0) -> list[ResolvedVersion]:
-    """Each spec -> its newest patch tag and its platforms; as written when the registry cannot be read."""
+                     timeout: float = 30.0, client: RegistryClient | None = None) -> list[ResolvedVersion]:
+    """Each spec -> its newest patch tag, its platforms and their images' digests (each tag's manifest read
+    once); as written when the registry cannot be read. client: the template's registry's (its tokens are
+    reused), else a new one."""
     registry, repository, tag_template = split_template(template)
     pattern = re.compile("^" + re.escape(tag_template).replace(re.escape("{version}"), r"(\d+\.\d+\.\d+)") + "$")
-    client = RegistryClient(registry, timeout=timeout)
+    client = client or RegistryClient(registry, timeout=timeout)
     try:
         found = {m.group(1): tag for tag in list_tags(client, repository) if (m := pattern.match(tag))}
     except RegistryError as exc:
@@ -100,10 +109,10 @@ def resolve_versions(template: str, specs: Sequence[str], arches: Sequence[str],
                                             f"no tag for go{spec} in {registry}/{repository}"))
             continue
         ref = template.replace("{version}", version)
-        platforms = tag_platforms(client, repository, found[version]) or ()
+        platforms, digests = tag_images(client, repository, found[version]) or ((), ())
         missing = tuple(a for a in arches if f"linux/{a}" not in platforms)
         note = f"newest {spec}.x tag" if is_minor(spec) else "tag exists"
         if missing:
             note += f"; no {', '.join('linux/' + a for a in missing)} image: those cells will be skipped"
-        resolved.append(ResolvedVersion(spec, version, ref, platforms, missing, note))
+        resolved.append(ResolvedVersion(spec, version, ref, platforms, missing, note, digests))
     return resolved
