@@ -154,8 +154,30 @@ make_hook() {
 		-e 's/^func (b \*B) launch() {$/& defer b.gomatrixLaunched();/' "$src" > "$root/hook/benchmark.go" || return 1
 	found=$(grep -c '^func (b \*B) [A-Za-z0-9]*() [a-z]* *{ .*b\.gomatrix' "$root/hook/benchmark.go")
 	[ "$found" = 5 ] || { echo "$src: $found of the 5 methods (StartTimer StopTimer ResetTimer run1 launch) found"; return 1; }
-	printf '{"Replace":{"%s":"%s","%s":"%s"}}\n' "$src" "$root/hook/benchmark.go" \
-		"$goroot/src/testing/gomatrix_hook.go" "$root/hook/gomatrix_hook.go" > "$root/hook/overlay.json"
+	replace="\"$src\":\"$root/hook/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
+	# The tiny allocator, switchable off for the sites step (hook_runtime.go): every "fits into the current
+	# tiny block" test in the runtime's allocators gets "&& !gomatrixNoTiny". Optional: without it the tiny
+	# objects packed into shared blocks stay unprofiled, and the cell says so.
+	rt="$goroot/src/runtime"
+	tiny=0
+	if [ -f "$root/hook/gomatrix_runtime.go" ]; then
+		for f in malloc.go malloc_generated.go; do
+			[ -f "$rt/$f" ] || continue
+			sed -e 's/^\([[:space:]]*if off+\(const\)\{0,1\}size <= maxTinySize && c\.tiny != 0\) {$/\1 \&\& !gomatrixNoTiny {/' \
+				"$rt/$f" > "$root/hook/$f" || return 1
+			n=$(grep -c 'gomatrixNoTiny {$' "$root/hook/$f")
+			tiny=$((tiny + n))
+			replace="$replace,\"$rt/$f\":\"$root/hook/$f\""
+		done
+	fi
+	if [ "$tiny" -gt 0 ]; then
+		replace="$replace,\"$rt/gomatrix_runtime.go\":\"$root/hook/gomatrix_runtime.go\""
+		echo "tiny allocator: $tiny places switchable"
+	else
+		replace="\"$src\":\"$root/hook/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
+		echo "tiny allocator: not switchable in this toolchain's runtime (tiny objects stay unprofiled)"
+	fi
+	printf '{"Replace":{%s}}\n' "$replace" > "$root/hook/overlay.json"
 	echo "overlay: $root/hook/overlay.json"
 }
 
@@ -178,7 +200,8 @@ compile() {
 # the case is compiled again without it (hook-compile.txt keeps why).
 hook_failed() {
 	[ -f "$root/hooked" ] || return 1
-	grep -q '^# testing$\|testing/gomatrix_hook.go\|testing/benchmark.go' "$out/$1" 2> /dev/null || return 1
+	grep -q '^# testing$\|^# runtime$\|testing/gomatrix_hook.go\|testing/benchmark.go\|runtime/gomatrix_runtime.go\|runtime/malloc' \
+		"$out/$1" 2> /dev/null || return 1
 	cp "$out/$1" "$out/hook-compile.txt"
 	rm -f "$root/hooked"
 }
@@ -209,7 +232,7 @@ exact() {
 # ops as the exact run timed (up to a limit, hook.go), in a process of its own so that profiling cannot
 # touch the exact counts.
 sites() {
-	hook_run sites "$work" "$root/case.test" .
+	GOMATRIX_NO_TINY=1 hook_run sites "$work" "$root/case.test" .
 }
 
 # Module cases: ROOT/packages.list holds "index<TAB>import path<TAB>directory" of each package to build.
@@ -283,7 +306,7 @@ run_steps() {
 		: > "$out/sites.txt"
 		if [ -n "$module" ]; then
 			step exact exact-bench.txt each_package hook_package exact
-			step sites sites-bench.txt each_package hook_package sites
+			GOMATRIX_NO_TINY=1 step sites sites-bench.txt each_package hook_package sites
 		else
 			step exact exact-bench.txt exact
 			step sites sites-bench.txt sites

@@ -303,7 +303,8 @@ def change_lines(report: Doc) -> list[str]:
                            f"**allocations unchanged** at {', '.join(change['at'])}{arches}")
             else:
                 out.append(f"- {case}, diagnostic{plural} at {sites}: {_runs_text(kind, change['runs'])} "
-                           f"(not measured: no benchmark runs {'these lines' if plural else 'this line'}){arches}")
+                           f"(not measured: no benchmark is known to run {'these lines' if plural else 'this line'})"
+                           f"{arches}")
         elif kind == ChangeKind.BENCHMARK_ALLOCS:
             words = "; **`-m` output for its lines unchanged**" if change["diagnostic_unchanged"] else ""
             out.append(f"- {case}, {md_code(change['subject'])}: "
@@ -399,7 +400,15 @@ def _table(report: Doc, statuses: Statuses, case: Doc, rows_of: Sequence[Doc], l
            cell: Callable[[Doc, str, str], str]) -> str:
     rows = [[label(item), *[cell(item, col["id"], statuses.get((case["name"], col["id"]), "not run"))
                             for col in report["columns"]]] for item in rows_of]
-    return str(tabulate(rows, headers=["", *_header(report)], tablefmt="github"))
+    return compact_table(["", *_header(report)], rows)
+
+
+def compact_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub table without padding: a long cell in one row does not widen every other row (tabulate pads
+    every column to its widest cell)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _site_cell(site: Doc, col: str, status: str) -> str:
@@ -417,13 +426,23 @@ def _site_cell(site: Doc, col: str, status: str) -> str:
         measured = "0/op"
     elif len(allocs) == 1:
         measured = f"{fmt_allocs(snapped_allocs(allocs[0]['allocs_per_op']))}/op"
-    else:  # one figure per benchmark that runs the line
+    elif len(allocs) <= 3:  # one figure per benchmark that runs the line
         measured = ", ".join(f"{fmt_allocs(snapped_allocs(m['allocs_per_op']))}/op "
                              f"({md_text(m['benchmark'].removeprefix('Benchmark'))})" for m in allocs)
+    else:  # many benchmarks run it: the range (report.json has each)
+        values = sorted(snapped_allocs(m["allocs_per_op"]) for m in allocs)
+        spread = fmt_allocs(values[0]) if values[0] == values[-1] else f"{fmt_allocs(values[0])}–{fmt_allocs(values[-1])}"
+        measured = f"{spread}/op in {len(allocs)} benchmarks"
     mark = "⚠️ " if evidence.misleading else ""
     # The verdict names what -m said, except where nothing was measured to set it against.
     words = f" · -m: {said}" if evidence in (Evidence.NOT_RUN, Evidence.NO_PROFILE) else ""
-    return f"{mark}{md_text(evidence.value)}{words}" + (f" · {measured}" if measured != "–" else "")
+    return f"{mark}{md_text(_EVIDENCE_CELL.get(evidence, evidence.value))}{words}" + \
+        (f" · {measured}" if measured != "–" else "")
+
+
+# Where the stored value says more than the tool knows: it links benchmarks to lines by the functions they call
+# by name, so a line outside them may still run.
+_EVIDENCE_CELL = {Evidence.NOT_RUN: "not measured: no benchmark is known to run this line"}
 
 
 def details(summary: str, body: list[str]) -> list[str]:

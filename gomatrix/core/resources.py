@@ -40,6 +40,7 @@ def driver_script() -> bytes:
     return resources.files("gomatrix").joinpath("driver.sh").read_bytes()
 
 
-def hook_go() -> bytes:
-    """gomatrix's addition to package testing (driver.sh puts it into each cell's build through -overlay)."""
-    return resources.files("gomatrix").joinpath("hook.go").read_bytes()
+def hook_go(name: str = "hook.go") -> bytes:
+    """gomatrix's additions to packages testing (hook.go) and runtime (hook_runtime.go): driver.sh puts them into
+    each cell's build through -overlay."""
+    return resources.files("gomatrix").joinpath(name).read_bytes()

@@ -24,6 +24,7 @@ from gomatrix.core.resources import hook_go
 from gomatrix.results.parse import PACKAGE_MARKER
 
 HOOK_FILE = "gomatrix_hook.go"  # its name inside package testing (the overlay adds it there)
+RUNTIME_HOOK_FILE = "gomatrix_runtime.go"  # inside package runtime: the tiny allocator's switch
 LINE_TAG = "gomatrix-exact"
 
 
@@ -31,15 +32,24 @@ def hook_source() -> bytes:
     return hook_go()
 
 
+def hook_files() -> dict[str, bytes]:
+    """The files driver.sh looks for in ROOT/hook/."""
+    return {HOOK_FILE: hook_go(), RUNTIME_HOOK_FILE: hook_go("hook_runtime.go")}
+
+
 def hook_version() -> str:
     """Part of the result-cache key: a changed hook measures differently."""
-    return hashlib.sha256(hook_source()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for name, content in sorted(hook_files().items()):
+        digest.update(name.encode() + b"\0" + content)
+    return digest.hexdigest()[:16]
 
 
 def write_hook(cell_root: Path) -> None:
-    """cell_root/hook/gomatrix_hook.go, where driver.sh looks for it."""
+    """cell_root/hook/<the hook files>, where driver.sh looks for them."""
     (cell_root / "hook").mkdir(parents=True, exist_ok=True)
-    (cell_root / "hook" / HOOK_FILE).write_bytes(hook_source())
+    for name, content in hook_files().items():
+        (cell_root / "hook" / name).write_bytes(content)
 
 
 _FUNC = re.compile(r"^func\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*[\[(]")
@@ -126,8 +136,9 @@ def top_function(benchmark: str) -> str:
 def linked_ranges(benchmark: str, funcs: list[Function], files: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Line ranges whose allocation sites belong to the benchmark: its Benchmark function (a sub-benchmark's
     is the top-level one that calls b.Run) and, transitively, the functions it calls by name (inlined helpers
-    report their sites at their own lines). files: a module's package (its files), where the Benchmark
-    function is looked up; the functions it calls may be in any package of the module."""
+    report their sites at their own lines). files: a module's package (its files): the Benchmark function is
+    looked up there, and only plain calls of functions of that package are followed (a method call, x.Log(,
+    or another package's function could be any of several of that name)."""
     by_name: dict[str, list[Function]] = {}
     for func in funcs:
         by_name.setdefault(func.name, []).append(func)
@@ -144,7 +155,11 @@ def linked_ranges(benchmark: str, funcs: list[Function], files: frozenset[str] |
         order.append(func)
         body = func.body.split("\n", 1)[1] if "\n" in func.body else ""
         for name, candidates in by_name.items():
-            if name != func.name and re.search(rf"\b{re.escape(name)}\s*\(", body):
+            if files is not None:
+                candidates = [c for c in candidates if c.file in files]
+                if candidates and name != func.name and re.search(rf"(?<![.\w]){re.escape(name)}\s*\(", body):
+                    pending.extend(candidates)
+            elif name != func.name and re.search(rf"\b{re.escape(name)}\s*\(", body):
                 pending.extend(candidates)
     return [{"file": f.file, "function": f.name, "first_line": f.first_line, "last_line": f.last_line}
             for f in order]

@@ -37,7 +37,7 @@ from gomatrix.docker.engine import (
 )
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import MatrixConfig
-from gomatrix.results.exact import HOOK_FILE, hook_source
+from gomatrix.results.exact import hook_files
 from gomatrix.runners.base import (
     CACHE_MOUNT,
     IN_CONTAINER_ROOT,
@@ -293,7 +293,8 @@ class DockerRunner:
                 if f"{cell.key}/exact-built" in built:
                     extra[f"gomatrix/cells/{cell.key}/exact-built"] = b""
             else:  # the hook goes into the build's package testing (driver.sh)
-                extra[f"gomatrix/cells/{cell.key}/hook/{HOOK_FILE}"] = hook_source()
+                for name, content in hook_files().items():
+                    extra[f"gomatrix/cells/{cell.key}/hook/{name}"] = content
             roots.append(f"{IN_CONTAINER_ROOT}/cells/{cell.key}")
         archive = tar_directories({**{f"gomatrix/cells/{cell.key}/case": cell.case.path for _i, cell, _r in items},
                                    **modcaches},
