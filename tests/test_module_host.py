@@ -57,9 +57,16 @@ def test_the_real_module_runs_every_package_on_both_versions_and_arches(host_mod
             assert (cell["arch"], cell["emulated"], cell["go_version"]) == (arch, arch == "arm64", f"go{version}")
             assert cell["sandbox"]["tool"] is not None  # in bubblewrap: no network
             assert _packages(cell, run_dir / "raw") == ["github.com/go-kit/log", "github.com/go-kit/log/level"]
-            bench = (run_dir / "raw" / cell["key"] / "bench.txt").read_text()
-            # each test binary's output keeps its pkg: header, so every benchmark has its package
+            # each test binary's output keeps its pkg: header, so every benchmark has its package; emulated cells
+            # take no timed samples (bench.timings native): their go test output is the exact run's
+            output = "exact-bench.txt" if arch == "arm64" else "bench.txt"
+            bench = (run_dir / "raw" / cell["key"] / output).read_text()
             assert "pkg: github.com/go-kit/log\n" in bench and "pkg: github.com/go-kit/log/level\n" in bench
+            assert (run_dir / "raw" / cell["key"] / "bench.txt").exists() == (arch == "amd64")
+            # every benchmark go test reports, sub-benchmarks included, exact and measured per line
+            assert all(b["exact"] is not None and b["exact"]["go_test_agrees"] for b in cell["benchmarks"])
+            assert all(b["profile"]["adds_up"] for b in cell["benchmarks"]), \
+                [(b["name"], b["profile"]["note"]) for b in cell["benchmarks"] if not b["profile"]["adds_up"]]
             names = {b["name"] for b in cell["benchmarks"]}
             assert {"BenchmarkLogfmtLoggerSimple", "BenchmarkJSONLoggerContextual"} <= names
             assert "Benchmark/TimeContext/AllowedLevel/Logfmt" in names  # level's sub-benchmarks
@@ -83,7 +90,7 @@ def test_a_dependency_from_the_test_proxy_is_fetched_once_and_used_read_only(
             cell = cells[f"app--go{version}--{arch}"]
             assert cell["status"] == "ok", cell["reason"]
             assert _packages(cell, run_dir / "raw") == ["example.com/app", "example.com/app/box"]
-            allocs = {b["name"]: b["allocs_per_op"] for b in cell["benchmarks"]}
+            allocs = {b["name"]: b["exact"]["allocs_per_op"] for b in cell["benchmarks"]}
             assert allocs["BenchmarkBox"] == 1 and allocs["BenchmarkJoin"] >= 2
             sites = {(e["file"], e["line"], e["verdict"]) for e in cell["escapes"]}
             assert ("box/box.go", 4, "heap") in sites  # moved to heap: n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -94,14 +95,20 @@ def _module_escapes(text: str, go_files: tuple[str, ...],
 
 
 def benchmark_summaries(samples: tuple[BenchSample, ...], exact: dict[tuple[str | None, str], ExactCount],
-                        in_module: bool) -> list[BenchmarkSummary]:
+                        in_module: bool, printed: Mapping[tuple[str | None, str], BenchSample] | None = None
+                        ) -> list[BenchmarkSummary]:
     """Every benchmark of the cell: the timed samples' (go test's names, with their medians), then those only
-    the exact run has (timings off, or an emulated cell), without samples. A timed name that go test printed
-    with a -N suffix of its own (BenchmarkX/len-16 at GOMAXPROCS=1) takes the exact run's name."""
+    the exact run has (timings off, or an emulated cell), without samples or ns/op, with go test's own
+    (truncated) allocs/op and B/op of that run (printed). A timed name that go test printed with a -N suffix of
+    its own (BenchmarkX/len-16 at GOMAXPROCS=1) takes the exact run's name."""
     out = summarize(exact_names(samples, exact, in_module))
     timed = {(s.package if in_module else None, s.name) for s in out}
-    out += [BenchmarkSummary(name, None, None, None, None, (), package)
-            for (package, name) in exact if (package if in_module else None, name) not in timed]
+    for package, name in exact:
+        if (package if in_module else None, name) in timed:
+            continue
+        seen = (printed or {}).get((package, name))
+        out.append(BenchmarkSummary(name, None, seen.allocs_per_op if seen else None,
+                                    seen.bytes_per_op if seen else None, None, (), package))
     return out
 
 
@@ -175,7 +182,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     printed = {(s.package if module else None, s.name): s for s in exact_names(
         parse_bench(read_or_empty(raw_dir / "exact-bench.txt")).samples, exact, module is not None)}
     package_files = _package_files(cell.case.go_files, module) if module is not None else {}
-    for summary in benchmark_summaries(bench_output.samples, exact, module is not None):
+    for summary in benchmark_summaries(bench_output.samples, exact, module is not None, printed):
         key = (summary.package if module is not None else None, summary.name)
         count = exact.get(key)
         files = package_files.get(summary.package or "") if module is not None else None

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from gomatrix.plan.cases import discover_cases  # noqa: E402
-from gomatrix.results.exact import write_generated  # noqa: E402
+from gomatrix.results.exact import write_hook  # noqa: E402
 
 
 def main(goroot: Path, names: list[str]) -> None:
@@ -33,7 +33,7 @@ def main(goroot: Path, names: list[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             shutil.copytree(case.path, root / "case")
-            write_generated(case.path, case.go_files, root)
+            write_hook(root)
             env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO"))}
             env.update({"PATH": f"{goroot / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}", "GOPATH": str(root / "gopath"),
                         "GOCACHE": str(root / "gocache"), "GOMATRIX_BENCHTIME": "100ms", "GOMATRIX_COUNT": "3"})
