@@ -17,12 +17,13 @@ from gomatrix.runners.base import CellOutcome, interpret_driver_exit, read_exit
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "data" / "recorded"
 FIXTURE_CASES = ROOT / "tests" / "fixtures" / "cases"
+SHAPES = ROOT / "tests" / "fixtures" / "shapes"  # recorded with the hook in package testing
 
 
 def recorded_cell(version: str, case_name: str, run_dir: Path, *, arch: str = "amd64",
                   emulated: bool = False) -> dict[str, Any]:
     """The cell a runner would build from the recorded outputs of one real run."""
-    cases_dir = ROOT / "cases" if (ROOT / "cases" / case_name).is_dir() else FIXTURE_CASES
+    cases_dir = next(d for d in (ROOT / "cases", FIXTURE_CASES, SHAPES) if (d / case_name).is_dir())
     case = discover_cases(cases_dir, (case_name,))[0]
     cell = Cell(case=case, version=version, arch=arch, image_ref=f"127.0.0.1:5000/golang:{version}")
     raw_dir = run_dir / "raw" / cell.key

@@ -87,12 +87,12 @@ def test_emulated_arch_is_dashed(plotted: tuple[Path, dict[str, str]]) -> None:
     out, paths = plotted
     tree = ET.parse(out / paths["array"])
 
-    def style(gid: str) -> str:
+    def line(gid: str) -> ET.Element:
         group = next(el for el in tree.iter() if el.attrib.get("id") == gid)
-        return next(el.attrib["style"] for el in group.iter(f"{SVG}path"))
+        return next(group.iter(f"{SVG}path"))
 
-    assert "stroke-dasharray" in style("allocs-arm64-BenchmarkEaArray1")
-    assert "stroke-dasharray" not in style("allocs-amd64-BenchmarkEaArray1")
+    assert "stroke-dasharray" in line("allocs-arm64-BenchmarkEaArray1").attrib
+    assert "stroke-dasharray" not in line("allocs-amd64-BenchmarkEaArray1").attrib
 
 
 def test_reruns_are_byte_identical(plotted: tuple[Path, dict[str, str]], seed_report: dict[str, Any],
@@ -196,62 +196,25 @@ def test_plots_unused_for_a_long_time_are_pruned(seed_report: dict[str, Any], tm
     assert len(list(cache.glob("*.svg"))) == 1 + len(SEED)
 
 
-def test_orchestrator_import_loads_neither_matplotlib_nor_scipy() -> None:
-    code = ("import sys, gomatrix.run.matrix; "
+def test_the_report_imports_nothing_heavy() -> None:
+    code = ("import sys, gomatrix.run.matrix, gomatrix.analysis.plots; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'numpy', 'scipy'}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
-def test_rerun_with_cached_plots_does_not_import_matplotlib(seed_report: dict[str, Any],
-                                                            plotted: tuple[Path, dict[str, str]],
-                                                            tmp_path: Path) -> None:
-    out, paths = plotted
-    cache = tmp_path / "cache"
-    write_case_plots(seed_report, tmp_path / "first", cache_dir=cache)
-    (tmp_path / "report.json").write_text(json.dumps(seed_report), encoding="utf-8")
-    code = ("import json, sys; from pathlib import Path; from gomatrix.analysis.plots import write_case_plots; "
-            "report, out, cache = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), Path(sys.argv[3]); "
-            "write_case_plots(report, out, cache_dir=cache); print('matplotlib' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "report.json"), str(tmp_path / "rerun"),
-                             str(cache)], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
-    for relative in paths.values():
-        assert (tmp_path / "rerun" / relative).read_bytes() == (out / relative).read_bytes()
-
-
-_RUN_CELLS_SCRIPT = """
-import sys, threading
-from pathlib import Path
-from gomatrix.run.matrix import run_cells
-from gomatrix.plan.cases import discover_cases
-from gomatrix.plan.config import load_config
-from gomatrix.plan.cells import plan_cells
-from gomatrix.run.progress import Progress
-from gomatrix.runners.base import CellOutcome, utc_now
-
-class Skipping:  # a runner whose cells end at once: this is about what run_cells starts meanwhile
-    name = "host"
-    def strategy(self, cell): return "native"
-    def group_key(self, cell): return cell.key
-    def cache_inputs(self, cell): return None
-    def run_group(self, cells, raw_dirs):
-        return [CellOutcome(status="skipped", reason="stub", runner="host", emulated=False, image=None,
-                            total_s=0.0, started_at=utc_now()) for _ in cells]
-
-config = load_config(None, {"versions": ["1.24.11"], "arches": ["amd64"], "cases": ["sliceappend"]})
-cells = plan_cells(config, discover_cases(config.cases_dir, config.cases))
-run_cells(Skipping(), cells[: int(sys.argv[2])], config, Path(sys.argv[1]), Progress(1, live=False))
-for thread in threading.enumerate():
-    if thread.name == "gomatrix-import-plotdraw":
-        thread.join()
-print("imported" if "matplotlib" in sys.modules else "not imported")
-"""
-
-
-def test_a_run_with_cells_to_run_imports_the_drawing_code_while_they_run(tmp_path: Path) -> None:
-    for count, expected in ((1, "imported"), (0, "not imported")):  # 0: nothing runs, e.g. all cached
-        result = subprocess.run([sys.executable, "-c", _RUN_CELLS_SCRIPT, str(tmp_path / f"run{count}"), str(count)],
-                                cwd=ROOT,
-                                capture_output=True, text=True, check=True)
-        assert result.stdout.splitlines()[-1] == expected, result.stdout + result.stderr
+def test_a_recorded_report_plots_every_case_with_every_line(tmp_path: Path) -> None:
+    report = json.loads((ROOT / "reports" / "2026-11-30" / "report.json").read_text(encoding="utf-8"))
+    paths = write_case_plots(report, tmp_path)
+    cases = [case for case in report["cases"] if case["benchmarks"]]
+    assert set(paths) == {case["name"] for case in cases} and len(cases) >= 5
+    native = {column["arch"] for column in report["columns"] if not column["emulated"]}
+    arches = {column["arch"] for column in report["columns"]}
+    for case in cases:
+        ids = svg_ids(tmp_path / paths[case["name"]])
+        for bench in case["benchmarks"]:
+            expected = {f"{metric}-{arch}-{bench['name']}" for metric in ("allocs", "bytes") for arch in arches}
+            expected |= {f"ns-{arch}-{bench['name']}" for arch in native}
+            assert expected <= ids
+        assert len([i for i in ids if i.startswith(("allocs-", "bytes-", "ns-"))]) == len(case["benchmarks"]) * (
+            2 * len(arches) + len(native))

@@ -431,7 +431,8 @@ def _site_cell(site: Doc, col: str, status: str) -> str:
                              f"({md_text(m['benchmark'].removeprefix('Benchmark'))})" for m in allocs)
     else:  # many benchmarks run it: the range (report.json has each)
         values = sorted(snapped_allocs(m["allocs_per_op"]) for m in allocs)
-        spread = fmt_allocs(values[0]) if values[0] == values[-1] else f"{fmt_allocs(values[0])}–{fmt_allocs(values[-1])}"
+        spread = fmt_allocs(values[0]) if values[0] == values[-1] else \
+            f"{fmt_allocs(values[0])}–{fmt_allocs(values[-1])}"
         measured = f"{spread}/op in {len(allocs)} benchmarks"
     mark = "⚠️ " if evidence.misleading else ""
     # The verdict names what -m said, except where nothing was measured to set it against.
@@ -608,7 +609,8 @@ def _budgets(report: Doc) -> list[str]:
 def _budget_figures(check: Doc) -> str:
     parts = []
     if "allocs/op" in check["broken_by"]:
-        parts.append(f"{fmt_allocs(check['allocs_per_op'])} allocs/op exact")
+        count = fmt_allocs(check["allocs_per_op"])
+        parts.append(f"{count} {'alloc' if count == '1' else 'allocs'}/op exact")
     if "B/op" in check["broken_by"]:
         parts.append(f"{fmt_bytes(check['bytes_per_op'])}/op exact")
     return ", ".join(parts)

@@ -2,8 +2,9 @@
 
     python tests/data/recorded/record.py GOROOT [CASE ...]
 
-Runs gomatrix/driver.sh for each case (default: every case under cases/ and tests/fixtures/cases/)
-with the toolchain at GOROOT, exactly as the host runner does natively, and copies the outputs to
+Runs gomatrix/driver.sh for each case (default: every case under cases/, tests/fixtures/cases/ and
+tests/fixtures/shapes/) with the toolchain at GOROOT, exactly as the host runner does natively (the hook
+included), and copies the outputs to
 tests/data/recorded/go<VERSION>-linux-amd64/<CASE>/.
 """
 
@@ -26,7 +27,8 @@ from gomatrix.results.exact import write_hook  # noqa: E402
 def main(goroot: Path, names: list[str]) -> None:
     go = goroot / "bin" / "go"
     version = subprocess.run([str(go), "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
-    cases = [c for d in (ROOT / "cases", ROOT / "tests" / "fixtures" / "cases") for c in discover_cases(d)]
+    cases = [c for d in (ROOT / "cases", ROOT / "tests" / "fixtures" / "cases", ROOT / "tests" / "fixtures" / "shapes")
+             for c in discover_cases(d)]
     for case in cases:
         if names and case.name not in names:
             continue
