@@ -158,7 +158,7 @@ def matrix(c: Context, config: str = "", versions: str = "", arches: str = "", c
                                 + "; ".join(summary.broken_budgets[:20])
                                 + (f"; and {len(summary.broken_budgets) - 20} more" if len(summary.broken_budgets) > 20
                                    else ""), where=str(summary.report_md),
-                                fix="The report's Allocation budgets section has each with its site; fix the "
+                                fix="The report's Allocation budgets section lists each; fix the "
                                     "regression, or change the budget (its since/until, or its limit)")
         if unexpected and not loaded.accept_failures:
             listed = "; ".join(f"{f.key} ({f.status}: {f.reason[:200]})" for f in unexpected)

@@ -145,16 +145,18 @@ prepare() {
 make_hook() {
 	[ -f "$root/hook/gomatrix_hook.go" ] || { echo "no hook file given"; return 1; }
 	goroot=$(go env GOROOT) || return 1
+	ov="$root/overlay"  # ROOT/hook is the runner's (read-only in a container); what is made here goes beside it
+	mkdir -p "$ov" || return 1
 	src="$goroot/src/testing/benchmark.go"
 	[ -f "$src" ] || { echo "$src: not found"; return 1; }
 	sed -e 's/^func (b \*B) StartTimer() {$/& b.gomatrixStart();/' \
 		-e 's/^func (b \*B) StopTimer() {$/& defer b.gomatrixStop(b.timerOn);/' \
 		-e 's/^func (b \*B) ResetTimer() {$/& b.gomatrixPrepare(); defer b.gomatrixReset(b.timerOn);/' \
 		-e 's/^func (b \*B) run1() bool {$/& b.gomatrixRun1();/' \
-		-e 's/^func (b \*B) launch() {$/& defer b.gomatrixLaunched();/' "$src" > "$root/hook/benchmark.go" || return 1
-	found=$(grep -c '^func (b \*B) [A-Za-z0-9]*() [a-z]* *{ .*b\.gomatrix' "$root/hook/benchmark.go")
+		-e 's/^func (b \*B) launch() {$/& defer b.gomatrixLaunched();/' "$src" > "$ov/benchmark.go" || return 1
+	found=$(grep -c '^func (b \*B) [A-Za-z0-9]*() [a-z]* *{ .*b\.gomatrix' "$ov/benchmark.go")
 	[ "$found" = 5 ] || { echo "$src: $found of the 5 methods (StartTimer StopTimer ResetTimer run1 launch) found"; return 1; }
-	replace="\"$src\":\"$root/hook/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
+	replace="\"$src\":\"$ov/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
 	# The tiny allocator, switchable off for the sites step (hook_runtime.go): every "fits into the current
 	# tiny block" test in the runtime's allocators gets "&& !gomatrixNoTiny". Optional: without it the tiny
 	# objects packed into shared blocks stay unprofiled, and the cell says so.
@@ -164,27 +166,27 @@ make_hook() {
 		for f in malloc.go malloc_generated.go; do
 			[ -f "$rt/$f" ] || continue
 			sed -e 's/^\([[:space:]]*if off+\(const\)\{0,1\}size <= maxTinySize && c\.tiny != 0\) {$/\1 \&\& !gomatrixNoTiny {/' \
-				"$rt/$f" > "$root/hook/$f" || return 1
-			n=$(grep -c 'gomatrixNoTiny {$' "$root/hook/$f")
+				"$rt/$f" > "$ov/$f" || return 1
+			n=$(grep -c 'gomatrixNoTiny {$' "$ov/$f")
 			tiny=$((tiny + n))
-			replace="$replace,\"$rt/$f\":\"$root/hook/$f\""
+			replace="$replace,\"$rt/$f\":\"$ov/$f\""
 		done
 	fi
 	if [ "$tiny" -gt 0 ]; then
 		replace="$replace,\"$rt/gomatrix_runtime.go\":\"$root/hook/gomatrix_runtime.go\""
 		echo "tiny allocator: $tiny places switchable"
 	else
-		replace="\"$src\":\"$root/hook/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
+		replace="\"$src\":\"$ov/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
 		echo "tiny allocator: not switchable in this toolchain's runtime (tiny objects stay unprofiled)"
 	fi
-	printf '{"Replace":{%s}}\n' "$replace" > "$root/hook/overlay.json"
-	echo "overlay: $root/hook/overlay.json"
+	printf '{"Replace":{%s}}\n' "$replace" > "$ov/overlay.json"
+	echo "overlay: $ov/overlay.json"
 }
 
 # go test -c flags: the overlay when the hook went in (ROOT/hooked).
 hook_flags() {
 	if [ -f "$root/hooked" ]; then
-		echo "-overlay=$root/hook/overlay.json"
+		echo "-overlay=$root/overlay/overlay.json"
 	fi
 }
 
@@ -342,7 +344,6 @@ else
 	else
 		step prepare prepare.txt prepare || finish 20
 	fi
-	mkdir -p "$root/hook"
 	step hook hook.txt make_hook && : > "$root/hooked"
 	if [ -n "$module" ]; then
 		if ! step compile escape.txt compile_packages; then

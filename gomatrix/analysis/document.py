@@ -129,6 +129,9 @@ def environment(cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "count": distinct(c["settings"]["count"] for c in cells),
         "runners": distinct(c["runner"] for c in cells),
         "gomatrix_version": __version__,
+        "timed_cells": sum(1 for c in cells if any(b["samples"] for b in c["benchmarks"])),
+        "without_exact": [{"key": c["key"], "why": c["hook"]["why"] or ""} for c in cells
+                          if c.get("hook") and not c["hook"]["applied"]],
     }
 
 

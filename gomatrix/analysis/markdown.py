@@ -198,6 +198,13 @@ def environment_text(report: Doc) -> list[str]:
     if emulated:
         lines.append(f"- † {', '.join(emulated)} ran under QEMU user emulation: allocation figures are exact, "
                      "ns/op measures the emulator, not a CPU.")
+    timed = env.get("timed_cells")
+    if timed is not None and timed < len(report["cells"]):
+        lines.append(f"- {timed} of {len(report['cells'])} cells took timed samples (bench.timings); the others "
+                     "have exact allocation figures and no ns/op.")
+    for cell in env.get("without_exact", []):
+        lines.append(f"- {md_code(cell['key'])} has go test's truncated figures only (marked ≥): "
+                     f"{md_text(cell['why'])}")
     loaded = [c for c in report["cells"] if c.get("under_load")]
     if loaded:
         lines.append(f"- ‡ {len(loaded)} native cell(s) ran their benchmarks while other cells of the run were "

@@ -127,6 +127,22 @@ def exact_names(samples: tuple[BenchSample, ...], exact: dict[tuple[str | None, 
     return fixed
 
 
+def _hook_doc(raw_dir: Path) -> dict[str, Any] | None:
+    """Whether the hook went into the cell's build (exact figures and profiles), and why not; None when the
+    driver did not get that far (or the outputs predate the hook)."""
+    said = read_or_empty(raw_dir / "hook.txt").strip()
+    rejected = read_or_empty(raw_dir / "hook-compile.txt").strip()
+    if not said and not rejected and not (raw_dir / "exact.txt").exists():
+        return None
+    if rejected:
+        lines = [line for line in rejected.splitlines() if "gomatrix" in line or "testing" in line or "runtime" in line]
+        return {"applied": False, "why": "the toolchain's package testing or runtime did not compile with it: "
+                                         + (lines[0] if lines else rejected.splitlines()[0])[:300]}
+    if (raw_dir / "exact.txt").exists():
+        return {"applied": True, "why": None}
+    return {"applied": False, "why": (said.splitlines()[-1] if said else "no hook output")[:300]}
+
+
 def _agrees(count: ExactCount, printed: BenchSample | None) -> bool | None:
     """Whether go test printed the exact totals of the same run as it does (truncated): None when it printed
     no allocs/op for the benchmark."""
@@ -238,6 +254,9 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     extra: dict[str, Any] = dict(extra_module)
     if outcome.sandbox is not None:
         extra["sandbox"] = {"tool": outcome.sandbox.tool, "limits": outcome.sandbox.limits}
+    hook = _hook_doc(raw_dir)
+    if hook is not None:
+        extra["hook"] = hook
     return {
         "schema_version": SCHEMA_VERSION,
         "key": cell.key,
