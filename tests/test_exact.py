@@ -87,6 +87,10 @@ def test_functions_and_linked_ranges_follow_calls_into_the_case() -> None:
         ("BenchmarkCollectVaried", "appendloop_test.go"), ("collect", "appendloop.go")]
     assert [r["function"] for r in linked_ranges("BenchmarkAppendVaried", funcs)] == ["BenchmarkAppendVaried"]
     assert linked_ranges("BenchmarkMissing", funcs) == []
+    # a Benchmark function's own lines are its timed loop: its setup is never measured
+    [own] = [r for r in ranges if r["function"] == "BenchmarkCollectVaried"]
+    body = sources["appendloop_test.go"].splitlines()[own["first_line"] - 1:own["last_line"]]
+    assert "b.N" in body[0] and body[-1].strip() == "}"
     # a sub-benchmark runs in the Benchmark function that calls b.Run
     assert linked_ranges("BenchmarkCollectVaried/n=10/deep", funcs) == ranges
     assert linked_ranges("BenchmarkCollectVaried", funcs, frozenset({"other_test.go"})) == []  # another package

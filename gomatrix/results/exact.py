@@ -128,6 +128,27 @@ def case_functions(sources: Mapping[str, str]) -> list[Function]:
     return [f for name, text in sorted(sources.items()) for f in functions(name, text)]
 
 
+# The loop a benchmark times: for i := 0; i < b.N; i++ {, for b.Loop() {, for pb.Next() { (RunParallel).
+_TIMED_LOOP = re.compile(r"^\s*for\b.*(?:\bb\.N\b|\.Loop\(\)|\.Next\(\)).*\{\s*$")
+
+
+def timed_loops(func: Function) -> list[tuple[int, int]]:
+    """(first, last) lines of the loops in a gofmt'd Benchmark function that its timed ops run; what lies
+    outside them is setup (measured by nothing: testing times the loop). Empty when it has none of its own
+    (it hands b to a helper that loops)."""
+    lines = func.body.splitlines()
+    out: list[tuple[int, int]] = []
+    for index, line in enumerate(lines):
+        number = func.first_line + index
+        if not _TIMED_LOOP.match(line) or any(first <= number <= last for first, last in out):
+            continue
+        indent = len(line) - len(line.lstrip())
+        end = next((j for j in range(index + 1, len(lines)) if lines[j].strip().startswith("}")
+                    and len(lines[j]) - len(lines[j].lstrip()) == indent), len(lines) - 1)
+        out.append((number, func.first_line + end))
+    return out
+
+
 def top_function(benchmark: str) -> str:
     """The Benchmark function a (sub-)benchmark runs in: BenchmarkParse/small/n=1 -> BenchmarkParse."""
     return benchmark.split("/", 1)[0]
@@ -145,15 +166,20 @@ def linked_ranges(benchmark: str, funcs: list[Function], files: frozenset[str] |
     start = [f for f in by_name.get(top_function(benchmark), [])
              if f.file.endswith("_test.go") and (files is None or f.file in files)]
     seen: set[tuple[str, int]] = set()
-    order: list[Function] = []
+    order: list[tuple[Function, int, int]] = []
     pending = list(start)
     while pending:
         func = pending.pop(0)
         if (func.file, func.first_line) in seen:
             continue
         seen.add((func.file, func.first_line))
-        order.append(func)
-        body = func.body.split("\n", 1)[1] if "\n" in func.body else ""
+        # a Benchmark function's timed loops only (its setup is never measured); another function whole
+        loops = timed_loops(func) if func in start else []
+        spans = loops or [(func.first_line, func.last_line)]
+        order += [(func, first, last) for first, last in spans]
+        lines = func.body.splitlines()
+        body = "\n".join(line for first, last in spans
+                         for line in lines[first - func.first_line + (0 if loops else 1):last - func.first_line + 1])
         for name, candidates in by_name.items():
             if files is not None:
                 candidates = [c for c in candidates if c.file in files]
@@ -161,5 +187,4 @@ def linked_ranges(benchmark: str, funcs: list[Function], files: frozenset[str] |
                     pending.extend(candidates)
             elif name != func.name and re.search(rf"\b{re.escape(name)}\s*\(", body):
                 pending.extend(candidates)
-    return [{"file": f.file, "function": f.name, "first_line": f.first_line, "last_line": f.last_line}
-            for f in order]
+    return [{"file": f.file, "function": f.name, "first_line": first, "last_line": last} for f, first, last in order]

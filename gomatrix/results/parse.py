@@ -216,7 +216,10 @@ def inlined_calls(text: str, case_files: Iterable[str]) -> dict[tuple[str, int, 
     for diag in parse_diagnostics(text):
         if diag.file in wanted and diag.col is not None and diag.message.startswith("inlining call to "):
             name = diag.message[len("inlining call to "):].strip()
-            out[(diag.file, diag.line, diag.col)] = name.rpartition(").")[2] if name.startswith("(") else name
+            # a method without its receiver; a function without its package (an external test package calls
+            # the package's functions qualified: shapes.New)
+            short = name.rpartition(").")[2] if ")." in name else name.rpartition(".")[2]
+            out[(diag.file, diag.line, diag.col)] = short
     return out
 
 
