@@ -7,7 +7,8 @@ evidence  sites matched across cells, one verdict per site and cell, claims, cha
 document  the report document (schemas/report.schema.json), assembled once
 markdown  the report as markdown, rendered last from the document
 render    report.html from the markdown
-plots     each case's plot data and its SVG cache (plotspec: the panels; plotdraw: matplotlib)
+plotdraw  one case's plot data as an SVG document, written by hand
+plots     each case's plot data, drawn by plotdraw, and the SVG cache
 runs      earlier runs under a reports directory and their (migrated) reports
 since     what changed since the previous run
 index     reports/index.md, one cached row per run

@@ -1,109 +1,306 @@
-"""Draw one case's plot data (gomatrix.analysis.plots.plot_data) as an SVG with matplotlib.
+"""Draw one case's plot data (gomatrix.analysis.plots.plot_data) as an SVG document, written by hand.
 
-Imported only when a plot must be drawn (gomatrix.analysis.plots imports it lazily): matplotlib costs about
-half a second and tens of MB, which a rerun whose plots are all cached must not pay.
+One row per benchmark, one panel per metric (PANELS: allocs/op, B/op, native ns/op), one line per
+arch across the Go versions (dashed when the arch ran under emulation; a gap where a version has no
+value), a legend below. Every point carries a tooltip with its value. The output is a pure function
+of the data: no clock, no random ids, no fonts read, so redrawing gives byte-identical files, any
+number of threads may draw at once, and a plot costs a few milliseconds (matplotlib took 0.4 s).
 
-matplotlib's object API only (Figure + the SVG canvas, never pyplot), so nothing here touches a
-global figure manager. matplotlib reads its settings from the process-wide rcParams, so a figure
-is built and saved under a lock inside a style context: concurrent calls are safe, and the output
-depends neither on the user's matplotlibrc nor on the time (fixed hash salt, no date): redrawing
-gives byte-identical files.
+Text widths are estimated (no font metrics here): titles that would not fit are shrunk, and squeezed
+with textLength as a last resort; version labels turn (30°, 45°, 60°, 90°) or thin out as they crowd.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import sys
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
-import matplotlib.style
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
-
-from gomatrix.analysis.plotspec import PANELS
 from gomatrix.core.values import format_duration
 
-_ARCH_STYLE: dict[str, dict[str, Any]] = {
-    "amd64": {"color": "#1f77b4", "marker": "o", "markersize": 6, "fillstyle": "full", "zorder": 3},
-    "arm64": {"color": "#ff7f0e", "marker": "s", "markersize": 9, "fillstyle": "none", "zorder": 4},
-}
-_OTHER_STYLE: dict[str, Any] = {"color": "#2ca02c", "marker": "^", "markersize": 7, "fillstyle": "none",
-                                "zorder": 5}
-_RC: dict[str, Any] = {
-    "svg.hashsalt": "gomatrix",  # deterministic clip-path ids
-    "svg.fonttype": "none",  # text stays text: searchable, selectable, small
-    "font.size": 9,
-    "axes.titlesize": 9,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "lines.linewidth": 1.6,
-}
-_LOCK = threading.Lock()
+# (metric key in a benchmark result, id prefix of its lines, panel title)
+PANELS = (
+    ("allocs_per_op", "allocs", "allocs/op"),
+    ("bytes_per_op", "bytes", "B/op"),
+    ("ns_per_op", "ns", "ns/op (native only)"),
+)
+
+
+@dataclass(frozen=True)
+class _Style:
+    color: str
+    marker: str  # circle, square, triangle
+    size: float  # the marker's width in px
+    filled: bool
+
+
+_ARCH_STYLE = {"amd64": _Style("#1f77b4", "circle", 8.0, True),
+               "arm64": _Style("#ff7f0e", "square", 11.0, False)}  # larger and hollow: amd64's point stays visible
+_OTHER_STYLE = _Style("#2ca02c", "triangle", 10.0, False)
+_FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+_CHAR = 0.6  # estimated width of a character, in ems (DejaVu Sans' digits are 0.64, its lowercase about 0.6)
 _IEC = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
+
+WIDTH = 1200.0
+_MARGIN = 12.0  # around the figure
+_TITLE_H = 40.0  # the case's title
+_PANEL_TITLE_H = 22.0
+_PLOT_H = 150.0  # a panel's plotting area
+_ROW_GAP = 14.0
+_LEGEND_H = 36.0
+_TICK = 4.0
+_TICK_FONT = 11.0
+_RIGHT = 14.0  # room right of a panel's area (a rotated label's end, the next panel)
 
 
 def draw_svg(data: dict[str, Any]) -> bytes:
     """The SVG document of one case's plot data."""
-    buffer = io.BytesIO()
-    with _LOCK, matplotlib.style.context(["default", _RC]):
-        figure = _case_figure(data)
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
-
-
-def _case_figure(data: dict[str, Any]) -> Figure:
     versions: list[str] = data["versions"]
     arches: list[str] = [a["name"] for a in data["arches"]]
     emulated = {a["name"]: any(a["emulated"]) for a in data["arches"]}
-    benchmarks = data["benchmarks"]
-
-    figure = Figure(figsize=(12, 1.1 + 2.4 * len(benchmarks)), layout="constrained")
-    FigureCanvasSVG(figure)
-    figure.suptitle(data["title"], fontsize=12, fontweight="bold")
-    grid = figure.subplots(len(benchmarks), len(PANELS), squeeze=False)
+    benchmarks: list[dict[str, Any]] = data["benchmarks"]
+    axis = _XAxis.of(versions, (WIDTH - 2 * _MARGIN) / len(PANELS) - 70.0)
+    row_h = _PANEL_TITLE_H + _PLOT_H + axis.height + _ROW_GAP
+    height = _TITLE_H + row_h * len(benchmarks) + _LEGEND_H
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:g}" height="{height:g}" '
+           f'viewBox="0 0 {WIDTH:g} {height:g}" font-family="{_FONT}" role="img">',
+           f"<title>{escape(data['title'])}</title>",
+           f'<rect width="{WIDTH:g}" height="{height:g}" fill="#fff"/>',
+           _text(WIDTH / 2, 26, data["title"], size=16, width=WIDTH - 2 * _MARGIN, attrs='font-weight="bold"')]
+    column_w = (WIDTH - 2 * _MARGIN) / len(PANELS)
     for row, bench in enumerate(benchmarks):
-        for col, (metric, gid_prefix, panel_title) in enumerate(PANELS):
-            native_only = metric == "ns_per_op"
-            series = {arch: [math.nan if v is None else float(v) for v in bench["series"][metric][arch]]
-                      for arch in arches}
-            plotted = [v for values in series.values() for v in values if not math.isnan(v)]
-            scale, unit = 1, ""
-            if metric == "bytes_per_op":
-                scale, unit = next(((s, u) for s, u in _IEC if plotted and max(plotted) >= s), (1, "B"))
-            axes: Axes = grid[row][col]
-            for arch, values in series.items():
-                if all(math.isnan(v) for v in values):
-                    continue  # e.g. an emulated arch in the ns/op panel: no line, no gid
-                line = axes.plot(range(len(versions)), [v / scale for v in values],
-                                 linestyle="--" if emulated[arch] else "-", label=arch,
-                                 **_ARCH_STYLE.get(arch, _OTHER_STYLE))[0]
-                line.set_gid(f"{gid_prefix}-{arch}-{bench['name']}")
-            axes.set_title(f"{bench['name']} · {panel_title}")
-            many = len(versions) > 4
-            axes.set_xticks(range(len(versions)), versions, rotation=30 if many else 0,
-                            ha="right" if many else "center")
-            axes.set_xlim(-0.5, len(versions) - 0.5)
-            if not plotted:
-                why = "every column ran under emulation" if native_only and all(emulated.values()) else "no results"
-                axes.text(0.5, 0.5, f"no {panel_title.split()[0]}: {why}", transform=axes.transAxes,
-                          ha="center", va="center", color="0.4")
-                axes.set_yticks([])
-            elif native_only:
-                _ns_axis(axes, plotted)
-            else:
-                _linear_axis(axes, [v / scale for v in plotted], f" {unit}" if unit else "")
-    handles = [Line2D([], [], linestyle="--" if emulated[arch] else "-", **_ARCH_STYLE.get(arch, _OTHER_STYLE))
-               for arch in arches]
-    labels = [_arch_label(a["name"], a["emulated"]) for a in data["arches"]]
-    figure.legend(handles, labels, loc="outside lower center", ncols=max(1, len(arches)), frameon=False)
-    return figure
+        top = _TITLE_H + row * row_h
+        for col, (metric, id_prefix, panel_title) in enumerate(PANELS):
+            series = {arch: bench["series"][metric][arch] for arch in arches}
+            out += _panel(_MARGIN + col * column_w, top, column_w, axis, metric, f"{bench['name']} · {panel_title}",
+                          {arch: values for arch, values in series.items() if any(v is not None for v in values)},
+                          emulated, id_prefix, bench["name"], versions)
+    out += _legend(data["arches"], emulated, height - _LEGEND_H / 2)
+    out.append("</svg>\n")
+    return "\n".join(out).encode("utf-8")
+
+
+# ---------------------------------------------------------------- the x axis: Go versions
+
+
+@dataclass(frozen=True)
+class _XAxis:
+    versions: tuple[str, ...]
+    angle: int  # the labels' rotation, degrees (0: level)
+    every: int  # every how many versions a label is shown
+    height: float  # below the plotting area: ticks and labels
+
+    @staticmethod
+    def of(versions: Sequence[str], width: float) -> _XAxis:
+        """Level labels while they fit (and there are at most 4, as before), else the least turn that keeps
+        neighbours apart, else every second (third, ...) label at 90°."""
+        slot = width / max(1, len(versions))
+        longest = max((_text_width(v, _TICK_FONT) for v in versions), default=0.0)
+        line = _TICK_FONT * 1.25  # what two turned labels need between their baselines
+        every, angle = 1, 90
+        if len(versions) <= 4 and longest + 6 <= slot:
+            angle = 0
+        else:
+            angle = next((a for a in (30, 45, 60) if slot * math.sin(math.radians(a)) >= line), 90)
+            if angle == 90:
+                every = math.ceil(line / slot)
+        height = _TICK + 4 + (_TICK_FONT if angle == 0 else
+                              longest * math.sin(math.radians(angle)) + _TICK_FONT * math.cos(math.radians(angle)))
+        return _XAxis(tuple(versions), angle, every, math.ceil(height + 4))
+
+    def x(self, left: float, width: float, index: int) -> float:
+        return left + (index + 0.5) * width / len(self.versions)
+
+
+# ---------------------------------------------------------------- the y axis
+
+
+@dataclass(frozen=True)
+class _YAxis:
+    low: float
+    high: float
+    log: bool
+    ticks: tuple[tuple[float, str], ...]  # value, label
+    minor: tuple[float, ...] = ()
+
+    def y(self, bottom: float, height: float, value: float) -> float:
+        if self.log:
+            share = (math.log10(value) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
+        else:
+            share = (value - self.low) / (self.high - self.low)
+        return bottom - share * height
+
+
+def _step(span: float, *, integer: bool, bins: int = 5) -> float:
+    """The smallest of 1, 2, 5 × 10^k that cuts span into at most bins intervals (at least 1 if integer)."""
+    raw = span / bins
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+    return max(1.0, round(step)) if integer else step
+
+
+def _linear(low: float, high: float, step: float, label: Callable[[float], str]) -> _YAxis:
+    first = math.ceil(max(low, 0.0) / step - 1e-9)
+    ticks = []
+    for k in range(first, math.floor(high / step + 1e-9) + 1):
+        value = round(k * step, 12)
+        ticks.append((value, label(value)))
+    return _YAxis(low, high, False, tuple(ticks))
+
+
+def _number(value: float, step: float) -> str:
+    """A tick's label: as many decimals as the step has; thousands separated."""
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 and value != 0 else 0
+    return f"{value:,.{decimals}f}"
+
+
+def _count_axis(values: Sequence[float], unit: str, *, integer: bool) -> _YAxis:
+    """From 0 with some room above the largest value (and a little below 0, so that a line at 0 shows)."""
+    top = max(max(values), 1.0)
+    low, high = -0.08 * top, 1.15 * top
+    step = _step(high - low, integer=integer)
+    return _linear(low, high, step, lambda v: _number(v, step) + unit)
+
+
+def _ns_axis(values: Sequence[float]) -> _YAxis:
+    """Log scale when the values span more than a decade (0.27 ns to 4 ms happens), else linear from 0."""
+    low, high = min(values), max(values)
+    if low <= 0 or high / low <= 10:  # (plot_data leaves out ns/op <= 0: not a measurement)
+        step = _step(1.15 * high, integer=False)
+        return _linear(0.0, 1.15 * high, step, lambda v: format_duration(v) if v > 0 else "0")
+    bottom, top = low / 3, high * 3
+    first, last = math.ceil(math.log10(bottom) - 1e-9), math.floor(math.log10(top) + 1e-9)
+    stride = max(1, math.ceil((last - first + 1) / 6))
+    majors = tuple((10.0 ** k, format_duration(10.0 ** k)) for k in range(first, last + 1, stride))
+    minor = tuple(m * 10.0 ** k for k in range(first - 1, last + 1) for m in range(2, 10)
+                  if bottom <= m * 10.0 ** k <= top) if stride == 1 else ()
+    return _YAxis(bottom, top, True, majors, minor)
+
+
+# ---------------------------------------------------------------- a panel
+
+
+def _panel(column: float, top: float, column_w: float, axis: _XAxis, metric: str, title: str,
+           series: dict[str, list[float | None]], emulated: dict[str, bool], id_prefix: str, bench: str,
+           versions: Sequence[str]) -> list[str]:
+    """One metric of one benchmark: title, frame, grid, ticks, the arches' lines (or why there are none)."""
+    plotted = [v for values in series.values() for v in values if v is not None]
+    scale, unit = 1, ""
+    if metric == "bytes_per_op":
+        scale, unit = next(((s, u) for s, u in _IEC if plotted and max(plotted) >= s), (1, "B"))
+    yaxis = None
+    if plotted:
+        scaled = [v / scale for v in plotted]
+        yaxis = (_ns_axis(scaled) if metric == "ns_per_op"
+                 else _count_axis(scaled, f" {unit}" if unit else "", integer=scale == 1))
+    labels_w = max((_text_width(label, _TICK_FONT) for _v, label in yaxis.ticks), default=0.0) if yaxis else 0.0
+    left = column + max(28.0, labels_w + _TICK + 10)
+    width = column + column_w - _RIGHT - left
+    plot_top = top + _PANEL_TITLE_H
+    bottom = plot_top + _PLOT_H
+    out = ['<g class="panel">',
+           _text(left + width / 2, top + 15, title, size=12,
+                 width=2 * min(width / 2 + left - column, column + column_w - left - width / 2) - 6),
+           f'<rect x="{_f(left)}" y="{_f(plot_top)}" width="{_f(width)}" height="{_f(_PLOT_H)}" fill="none" '
+           'stroke="#333" stroke-width="0.8"/>']
+    grid: list[str] = []
+    ticks: list[str] = []
+    for index, version in enumerate(axis.versions):
+        x = axis.x(left, width, index)
+        grid.append(f"M{_f(x)} {_f(plot_top)}V{_f(bottom)}")
+        ticks.append(f"M{_f(x)} {_f(bottom)}v{_f(_TICK)}")
+        if index % axis.every == 0:
+            out.append(_tick_label(x, bottom + _TICK + 3, version, axis.angle))
+    if yaxis is None:
+        what = title.rsplit(" · ", 1)[1].split()[0]
+        why = ("every column ran under emulation" if metric == "ns_per_op" and all(emulated.values())
+               else "no results")
+        out.append(_text(left + width / 2, plot_top + _PLOT_H / 2 + 4, f"no {what}: {why}", size=12,
+                         width=width - 8, attrs='fill="#666"'))
+    else:
+        for value, label in yaxis.ticks:
+            y = yaxis.y(bottom, _PLOT_H, value)
+            grid.append(f"M{_f(left)} {_f(y)}H{_f(left + width)}")
+            ticks.append(f"M{_f(left)} {_f(y)}h{_f(-_TICK)}")
+            out.append(f'<text x="{_f(left - _TICK - 3)}" y="{_f(y + 4)}" font-size="{_TICK_FONT:g}" '
+                       f'text-anchor="end">{escape(label)}</text>')
+        for value in yaxis.minor:
+            ticks.append(f"M{_f(left)} {_f(yaxis.y(bottom, _PLOT_H, value))}h{_f(-_TICK / 2)}")
+    out.insert(2, f'<path d="{"".join(grid)}" stroke="#b0b0b0" stroke-opacity="0.45" stroke-width="0.8"/>')
+    out.append(f'<path d="{"".join(ticks)}" stroke="#333" stroke-width="0.8"/>')
+    if yaxis is not None:
+        for arch, values in series.items():
+            points = [(axis.x(left, width, i), yaxis.y(bottom, _PLOT_H, v / scale), version, v)
+                      for i, (version, v) in enumerate(zip(versions, values, strict=True)) if v is not None]
+            out += _line(f"{id_prefix}-{arch}-{bench}", arch, emulated[arch], points,
+                         [v is not None for v in values], metric)
+    out.append("</g>")
+    return out
+
+
+def _line(line_id: str, arch: str, dashed: bool, points: list[tuple[float, float, str, float]],
+          present: list[bool], metric: str) -> list[str]:
+    """An arch's line (broken where a version has no value) and its markers, each with its value as a tooltip."""
+    style = _ARCH_STYLE.get(arch, _OTHER_STYLE)
+    path: list[str] = []
+    at = 0
+    for index, here in enumerate(present):
+        if not here:
+            continue
+        x, y = points[at][0], points[at][1]
+        path.append(f"{'L' if index > 0 and present[index - 1] else 'M'}{_f(x)} {_f(y)}")
+        at += 1
+    dash = ' stroke-dasharray="6 4"' if dashed else ""
+    out = [f"<g id={quoteattr(line_id)} class=\"line\">",
+           f'<path d="{"".join(path)}" fill="none" stroke="{style.color}" stroke-width="2"{dash} '
+           'stroke-linejoin="round"/>']
+    fill = style.color if style.filled else "none"
+    for x, y, version, value in points:
+        shape = _marker(style, x, y)
+        out.append(f'<{shape} fill="{fill}" stroke="{style.color}" stroke-width="1.5">'
+                   f"<title>{escape(f'{version} {arch}: {_value_words(value, metric)}')}</title></{shape.split()[0]}>")
+    out.append("</g>")
+    return out
+
+
+def _marker(style: _Style, x: float, y: float) -> str:
+    half = style.size / 2
+    if style.marker == "circle":
+        return f'circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(half)}"'
+    if style.marker == "square":
+        return f'rect x="{_f(x - half)}" y="{_f(y - half)}" width="{_f(style.size)}" height="{_f(style.size)}"'
+    return f'path d="M{_f(x)} {_f(y - half)}L{_f(x + half)} {_f(y + half)}H{_f(x - half)}Z"'
+
+
+def _value_words(value: float, metric: str) -> str:
+    if metric == "ns_per_op":
+        return f"{format_duration(value)}/op"
+    if metric == "bytes_per_op":
+        return f"{value:,.0f} B/op" if value == int(value) else f"{value:,.3f} B/op"
+    return f"{value:,.3f}".rstrip("0").rstrip(".") + " allocs/op"
+
+
+# ---------------------------------------------------------------- legend and text
+
+
+def _legend(arches: list[dict[str, Any]], emulated: dict[str, bool], y: float) -> list[str]:
+    entries = [(a["name"], _arch_label(a["name"], a["emulated"])) for a in arches]
+    widths = [44 + _text_width(label, 12) for _name, label in entries]
+    gap = 28.0
+    x = (WIDTH - sum(widths) - gap * (len(entries) - 1)) / 2
+    out = ['<g class="legend">']
+    for (arch, label), width in zip(entries, widths, strict=True):
+        style = _ARCH_STYLE.get(arch, _OTHER_STYLE)
+        dash = ' stroke-dasharray="6 4"' if emulated[arch] else ""
+        fill = style.color if style.filled else "none"
+        out += [f'<path d="M{_f(x)} {_f(y)}h34" stroke="{style.color}" stroke-width="2"{dash}/>',
+                f'<{_marker(style, x + 17, y)} fill="{fill}" stroke="{style.color}" stroke-width="1.5"/>',
+                f'<text x="{_f(x + 42)}" y="{_f(y + 4)}" font-size="12">{escape(label)}</text>']
+        x += width + gap
+    out.append("</g>")
+    return out
 
 
 def _arch_label(arch: str, emulated: list[bool]) -> str:
@@ -114,38 +311,33 @@ def _arch_label(arch: str, emulated: list[bool]) -> str:
     return arch
 
 
-def _formatter(fmt: Callable[[float], str]) -> FuncFormatter:
-    return FuncFormatter(lambda value, _pos: fmt(float(value)))
+def _tick_label(x: float, y: float, text: str, angle: int) -> str:
+    if angle == 0:
+        return f'<text x="{_f(x)}" y="{_f(y + _TICK_FONT - 1)}" font-size="{_TICK_FONT:g}" ' \
+               f'text-anchor="middle">{escape(text)}</text>'
+    # turned about its end, which sits just below the tick
+    y += _TICK_FONT * 0.35 * math.cos(math.radians(angle))
+    x += _TICK_FONT * 0.35 * math.sin(math.radians(angle))
+    return (f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_TICK_FONT:g}" text-anchor="end" '
+            f'transform="rotate(-{angle} {_f(x)} {_f(y)})">{escape(text)}</text>')
 
 
-def _linear_axis(axes: Axes, values: list[float], unit: str) -> None:
-    """From 0 with some room above the largest value; integer ticks."""
-    top = max(max(values), 1.0)
-    axes.set_ylim(-0.08 * top, 1.15 * top)
-    axes.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], integer=True, min_n_ticks=2))
-    axes.yaxis.set_major_formatter(_formatter(lambda v: f"{v:g}{unit}" if v >= 0 else ""))
+def _text_width(text: str, size: float) -> float:
+    return len(text) * size * _CHAR
 
 
-def _ns_axis(axes: Axes, values: list[float]) -> None:
-    """Log scale when the values span more than a decade (0.27 ns to 4 ms happens), else linear from 0."""
-    low, high = min(values), max(values)
-    if high / low > 10:
-        axes.set_yscale("log")
-        axes.set_ylim(low / 3, high * 3)
-        axes.yaxis.set_major_locator(LogLocator(base=10, numticks=6))
-        axes.yaxis.set_minor_formatter(NullFormatter())
-        axes.yaxis.set_major_formatter(_formatter(format_duration))
-    else:
-        axes.set_ylim(0, 1.15 * high)
-        axes.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], min_n_ticks=2))
-        axes.yaxis.set_major_formatter(_formatter(lambda v: format_duration(v) if v > 0 else "0"))
+def _text(x: float, y: float, text: str, *, size: float, width: float, attrs: str = "") -> str:
+    """Centred text, shrunk (to 70 %) when its estimated width exceeds width, then squeezed to fit."""
+    fitted = max(size * 0.7, min(size, size * width / max(1.0, _text_width(text, size))))
+    squeeze = ""
+    if _text_width(text, fitted) > width:
+        squeeze = f' textLength="{_f(width)}" lengthAdjust="spacingAndGlyphs"'
+    extra = f" {attrs}" if attrs else ""
+    return (f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_f(fitted)}" text-anchor="middle"{squeeze}{extra}>'
+            f"{escape(text)}</text>")
 
 
-def worker() -> None:
-    """A drawing worker process (gomatrix.analysis.plots): a JSON list of plot data on stdin; each plot's
-    SVG on stdout, in order, as a line with its length in bytes and then the bytes."""
-    out = sys.stdout.buffer
-    for data in json.load(sys.stdin):
-        svg = draw_svg(data)
-        out.write(f"{len(svg)}\n".encode() + svg)
-        out.flush()
+def _f(value: float) -> str:
+    """A coordinate: to a tenth of a pixel, without a trailing .0."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
