@@ -31,12 +31,15 @@ var gomatrixOut *os.File
 
 var gomatrixRoot = os.Getenv("GOMATRIX_HOOK_ROOT")
 
-// Sites mode: how many ops each benchmark runs (at most gomatrixMaxOps; a benchmark that stops and starts
-// its timer within its ops pays two snapshots per op, so at most gomatrixMaxWindowedOps).
+// Sites mode: how many ops each benchmark runs: as many as the exact run timed (allocations made once per run
+// then spread over the same ops), unless that run made more than gomatrixMaxAllocs allocations, which would
+// each be profiled: then fewer, at least gomatrixMinOps; a benchmark that stops and starts its timer within
+// its ops pays two snapshots per op: at most gomatrixMaxWindowedOps.
 var gomatrixIters = map[string]int{}
 
 const (
-	gomatrixMaxOps         = 10000
+	gomatrixMaxAllocs      = 2000000
+	gomatrixMinOps         = 10000
 	gomatrixMaxWindowedOps = 100
 )
 
@@ -93,16 +96,22 @@ func init() {
 				continue
 			}
 			n, err1 := strconv.Atoi(parts[2])
-			starts, err2 := strconv.Atoi(parts[6])
-			if err1 != nil || err2 != nil || n <= 0 {
+			allocs, err2 := strconv.ParseInt(parts[3], 10, 64)
+			starts, err3 := strconv.Atoi(parts[6])
+			if err1 != nil || err2 != nil || err3 != nil || n <= 0 {
 				continue
 			}
-			limit := gomatrixMaxOps
-			if starts > 2 {
-				limit = gomatrixMaxWindowedOps
+			if allocs > gomatrixMaxAllocs {
+				fewer := int(int64(n) * gomatrixMaxAllocs / allocs)
+				if fewer < gomatrixMinOps {
+					fewer = gomatrixMinOps
+				}
+				if fewer < n {
+					n = fewer
+				}
 			}
-			if n > limit {
-				n = limit
+			if starts > 2 && n > gomatrixMaxWindowedOps {
+				n = gomatrixMaxWindowedOps
 			}
 			gomatrixIters[parts[1]] = n
 		}
@@ -119,6 +128,8 @@ func gomatrixInt(n int64) string { return strconv.FormatInt(n, 10) }
 // is published (the runtime publishes a cycle's allocations when a later cycle ends). It allocates nothing
 // unless buf is too small; then grown is true and the new buffer is among the allocations.
 func gomatrixSnapshot(buf *[]runtime.MemProfileRecord) (n int, tiny uint64, grown bool) {
+	gomatrixKeepPools = true // the runtime's switch (gomatrix_pools.go, made by driver.sh)
+	defer func() { gomatrixKeepPools = false }()
 	for {
 		runtime.GC()
 		runtime.GC()
