@@ -218,6 +218,36 @@ hook_failed() {
 	rm -f "$root/hooked"
 }
 
+# Which lines the benchmarks run: a build with coverage counters of its own (-cover changes the code, so it
+# is never the measured binary), every benchmark for 100 ops, the go coverprofile in cover.txt. Not fatal.
+cover_compile() {
+	cd "$work" && go test -c -vet=off -cover -covermode=set -o "$root/case.cover.test" .
+}
+
+cover_run() {
+	# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
+	cd "$work" && ${GOMATRIX_EXEC:-} "$root/case.cover.test" -test.run '^$' -test.bench . -test.benchtime 100x \
+		-test.coverprofile "$out/cover.txt"
+}
+
+cover_compile_packages() {
+	while IFS='	' read -r n path dir; do
+		echo "gomatrix-package: $path"
+		(cd "$work" && go test -c -vet=off -cover -covermode=set -coverpkg=./... -o "$root/pkg$n.cover.test" "$path") \
+			2>&1 || return 1
+	done < "$root/packages.list"
+}
+
+cover_package() {
+	[ -x "$root/pkg$1.cover.test" ] || return 0
+	# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
+	(cd "$3" && ${GOMATRIX_EXEC:-} "$root/pkg$1.cover.test" -test.run '^$' -test.bench "${GOMATRIX_BENCH:-.}" \
+		-test.benchtime 100x -test.coverprofile "$out/cover-$1.txt") 2>&1
+	rc=$?
+	[ -f "$out/cover-$1.txt" ] && cat "$out/cover-$1.txt" >> "$out/cover.txt" && rm -f "$out/cover-$1.txt"
+	return "$rc"
+}
+
 bench() {
 	# GOMATRIX_EXEC is deliberately unquoted: empty, or one command word.
 	cd "$work" && ${GOMATRIX_EXEC:-} "$root/case.test" -test.run '^$' -test.bench . -test.benchmem \
@@ -280,6 +310,11 @@ compile_packages() {
 	done < "$root/packages.list"
 }
 
+# A package whose coverage build fails only loses its coverage.
+compile_cover_packages_quietly() {
+	cover_compile_packages || { rm -f "$root"/pkg*.cover.test; return 1; }
+}
+
 # each_package COMMAND...: COMMAND... N PATH DIR for every package whose test binary exists; fails if one did.
 each_package() {
 	failed=0
@@ -305,7 +340,7 @@ hook_package() {
 finish() {
 	echo "$1" > "$out/exit"
 	# Only the build phase hands its binary on; otherwise it would be copied out of the container for nothing.
-	[ "${phase:-all}" = build ] || rm -f "$root/case.test" "$root"/pkg*.test
+	[ "${phase:-all}" = build ] || rm -f "$root/case.test" "$root/case.cover.test" "$root"/pkg*.test
 	exit "$1"
 }
 
@@ -323,6 +358,12 @@ run_steps() {
 			step exact exact-bench.txt exact
 			step sites sites-bench.txt sites
 		fi
+	fi
+	if [ -n "$module" ]; then
+		: > "$out/cover.txt"
+		step cover cover-bench.txt each_package cover_package
+	elif [ -x "$root/case.cover.test" ]; then
+		step cover cover-bench.txt cover_run
 	fi
 	if [ "${GOMATRIX_TIMINGS:-1}" = 1 ] || [ ! -f "$root/hooked" ]; then
 		if [ -n "$module" ]; then
@@ -363,6 +404,11 @@ else
 	elif ! step compile escape.txt compile; then
 		hook_failed escape.txt || finish 20
 		step compile escape.txt compile || finish 20
+	fi
+	if [ -n "$module" ]; then
+		step cover-compile cover-compile.txt compile_cover_packages_quietly
+	else
+		step cover-compile cover-compile.txt cover_compile || rm -f "$root/case.cover.test"
 	fi
 	if [ "$phase" = build ]; then
 		[ -f "$root/hooked" ] && : > "$out/exact-built"

@@ -38,7 +38,7 @@ var gomatrixRoot = os.Getenv("GOMATRIX_HOOK_ROOT")
 var gomatrixIters = map[string]int{}
 
 const (
-	gomatrixMaxAllocs      = 2000000
+	gomatrixMaxAllocs      = 500000
 	gomatrixMinOps         = 10000
 	gomatrixMaxWindowedOps = 100
 )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -54,7 +55,8 @@ def test_merge_writes_report_and_latest(tmp_path: Path) -> None:
     assert len(report["cells"]) == 4
     markdown = report_md.read_text()
     assert "![allocs/op, B/op and ns/op of array across Go versions](plots/array.svg)" in markdown
-    assert (run_dir / "plots" / "array.svg").read_text().startswith("<?xml")
+    svg = (run_dir / "plots" / "array.svg").read_text()
+    assert svg.startswith("<svg") and ElementTree.fromstring(svg).tag.endswith("svg")  # well-formed SVG
     assert "## Changes since the previous run\n\n- First run: nothing to compare with." in markdown
     latest = (tmp_path / "latest.md").read_text()
     assert latest.startswith("<!-- copy of 2026-11-25/report.md -->")

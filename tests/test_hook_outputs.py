@@ -17,6 +17,7 @@ from gomatrix.core.values import describe_versions
 from gomatrix.plan.budgets import Limit, parse_budgets
 from gomatrix.plan.cases import discover_cases, load_case
 from gomatrix.plan.config import cli_overrides, load_config
+from gomatrix.results.coverage import executed_lines, parse_coverage, run_lines
 from gomatrix.results.profile import account, parse_sites
 from tests.recorded import RECORDED, SHAPES, recorded_cell
 
@@ -64,6 +65,26 @@ def test_recorded_shapes_every_benchmark_exact_agreeing_and_adding_up(version: s
     assert label["measured"] and all(m["allocs_per_op"] > 0 for m in label["measured"])
     assert "gomatrix-exact BenchmarkTable/n=1/a_b " in (RECORDED / f"go{version}-linux-amd64" / "shapes" /
                                                         "exact.txt").read_text()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_lines_run_are_measured_by_coverage_and_limited_to_the_timed_loops(version: str, tmp_path: Path) -> None:
+    cell = recorded_cell(version, "shapes", tmp_path)
+    executed = executed_lines(cell["executed"])
+    assert ("shapes.go", 15) in executed  # Label, called from BenchmarkLabel's loop
+    assert "shapes_test.go" not in cell["executed"]  # go test instruments no _test.go file: linked lines stand
+    sites = {(s["file"], s["line"], s["column"]): s for s in cell["sites"]}
+    # the closures handed to b.Run are made in BenchmarkTable's setup: executed, yet outside any timed loop,
+    # so "escapes to heap" there is not set against a measurement of the timed ops
+    closure = sites[("shapes_test.go", 13, 29)]
+    assert closure["compiler"] == "heap" and closure["covered"] is False
+    report = build_report([cell], [load_case(SHAPES / "shapes")], generated_at="2026-12-04T12:00:00Z")
+    assert not any(d["site"].startswith("shapes_test.go:13:") for d in report["disagreements"])
+    executed_ranges = parse_coverage("mode: set\nm/a.go:3.1,5.2 2 1\nm/a.go:6.1,6.9 1 1\nm/b.go:1.1,2.2 1 0\n"
+                                     "other/c.go:1.1,1.2 1 1\n", "m")
+    assert executed_ranges == {"a.go": [(3, 6)], "b.go": []}
+    # an error branch of an instrumented file that never ran is not a line a benchmark runs
+    assert run_lines({("a.go", 4), ("b.go", 1), ("x_test.go", 9)}, executed_ranges) == {("a.go", 4), ("x_test.go", 9)}
 
 
 def test_budgets_are_checked_on_exact_figures_only_and_within_their_versions(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from gomatrix.core.values import (
     version_key,
 )
 from gomatrix.plan.cases import Claim
+from gomatrix.results.coverage import run_lines
 from gomatrix.results.sites import Compiler, Measured, covered
 
 
@@ -220,7 +221,10 @@ def _has_profile(cell: Mapping[str, Any]) -> bool:
 
 
 def _covered_lines(cell: Mapping[str, Any]) -> set[tuple[str, int]]:
-    return covered([item for bench in cell["benchmarks"] for item in bench.get("linked") or []])
+    """Lines a benchmark runs: linked to a timed loop, and executed by the coverage run where there was one."""
+    linked = covered([item for bench in cell["benchmarks"] for item in bench.get("linked") or []])
+    executed = cell.get("executed")
+    return linked if executed is None else run_lines(linked, executed)
 
 
 def judge(compiler: Compiler, allocs: float | None, covered: bool, inlined: bool = False,

@@ -545,7 +545,13 @@ def _between_versions(report: Doc) -> list[str]:
            f"{_count(view['benchmarks'], 'benchmark')}, {_count(view['sites'], 'site')} "
            f"({view['allocating_sites']:,} allocate in some cell): **{view['changed_benchmarks']:,} changed** "
            f"allocs/op or B/op between versions, {view['unchanged_benchmarks']:,} unchanged.", ""]
-    steps = view["steps"]
+    # Fractions of an allocation per op are allocations made once in many ops (a growing buffer, a pool
+    # refilled after a collection): listed below, counted here
+    steps = [s for s in view["steps"] if _whole_step(s)]
+    minor = len(view["steps"]) - len(steps)
+    if minor:
+        out += [f"{_count(minor, 'more change')} of less than half an allocation or 16 B per op (allocations made "
+                "once in many ops) are listed under *What changed across versions*.", ""]
     urls = _source_urls(report)
     current: tuple[str, str | None] | None = None
     for step in steps[:FIRST_SCREEN_STEPS]:
@@ -575,9 +581,16 @@ def _between_versions(report: Doc) -> list[str]:
     if len(steps) > FIRST_SCREEN_STEPS:
         out.append(f"- … and {len(steps) - FIRST_SCREEN_STEPS:,} more changes: *What changed across versions* "
                    "below, and report.json, have every one.")
-    if not steps:
+    if not view["steps"]:
         out.append("No benchmark's exact allocs/op or B/op changed between versions.")
     return [*out, ""]
+
+
+def _whole_step(step: Doc) -> bool:
+    before, after = float(step["before"]["value"]), float(step["after"]["value"])
+    if ChangeKind(step["kind"]) == ChangeKind.BENCHMARK_ALLOCS:
+        return abs(after - before) >= 0.5
+    return abs(after - before) >= 16 and abs(after - before) >= 0.05 * max(before, after)
 
 
 def _said(compiler: str, message: str) -> str:

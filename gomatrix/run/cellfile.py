@@ -17,6 +17,7 @@ from gomatrix.docker.engine import ImageInfo
 from gomatrix.plan.cases import ModuleInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
+from gomatrix.results.coverage import parse_coverage, run_lines
 from gomatrix.results.exact import ExactCount, case_functions, linked_ranges, parse_exact
 from gomatrix.results.migrate import OLD_CELL_SCHEMAS, migrate_cell
 from gomatrix.results.parse import (
@@ -48,6 +49,7 @@ RAW_FILES = {
     "hook_compile": "hook-compile.txt",  # the toolchain's testing rejected the hook: compiled without it
     "sites": "sites.txt",  # the allocation profile per benchmark and line
     "sites_bench": "sites-bench.txt",
+    "cover": "cover.txt",  # the coverage run's coverprofile: which lines the benchmarks ran
     "steps": "steps.tsv",
     "driver_log": "driver.log",
 }
@@ -230,6 +232,11 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
             "profile": _profile_doc(accounts.get(label), profile_errors.get(key)),
             **({"package": summary.package} if module is not None and summary.package else {}),
         })
+    cover = read_or_empty(raw_dir / "cover.txt")
+    executed = parse_coverage(cover, module.module_path if module is not None else "gomatrix.invalid/case") \
+        if cover.strip() else None
+    if executed is not None:  # run by a benchmark: linked to a timed loop and executed by the coverage run
+        lines_run = run_lines(lines_run, executed)
     folded, inlined_bodies = fold_inlined(escape_sites, inlined, funcs)
     sites = to_json(cell_sites(folded, accounts, sources, lines_run, inlined_bodies))
     if module is not None:
@@ -254,6 +261,8 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     extra: dict[str, Any] = dict(extra_module)
     if outcome.sandbox is not None:
         extra["sandbox"] = {"tool": outcome.sandbox.tool, "limits": outcome.sandbox.limits}
+    if executed is not None:
+        extra["executed"] = {file: [list(span) for span in spans] for file, spans in executed.items()}
     hook = _hook_doc(raw_dir)
     if hook is not None:
         extra["hook"] = hook

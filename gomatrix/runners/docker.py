@@ -290,8 +290,9 @@ class DockerRunner:
                         extra[f"gomatrix/cells/{name}"] = content
             elif phase == Phase.RUN:
                 extra[f"gomatrix/cells/{cell.key}/case.test"] = built[cell.key]
-                if f"{cell.key}/exact-built" in built:
-                    extra[f"gomatrix/cells/{cell.key}/exact-built"] = b""
+                for name in ("exact-built", "case.cover.test"):  # the hook went in; the coverage build
+                    if f"{cell.key}/{name}" in built:
+                        extra[f"gomatrix/cells/{cell.key}/{name}"] = built[f"{cell.key}/{name}"]
             else:  # the hook goes into the build's package testing (driver.sh)
                 for name, content in hook_files().items():
                     extra[f"gomatrix/cells/{cell.key}/hook/{name}"] = content
@@ -328,6 +329,8 @@ class DockerRunner:
                 built[cell.key] = (staging / cell.key / "case.test").read_bytes()
                 if (raw_dir / "exact-built").exists():
                     built[f"{cell.key}/exact-built"] = b""
+                if (staging / cell.key / "case.cover.test").is_file():
+                    built[f"{cell.key}/case.cover.test"] = (staging / cell.key / "case.cover.test").read_bytes()
                 (raw_dir / "exit").unlink()  # the run phase's exit decides
                 continue
             total = _steps_seconds(raw_dir) or (time.monotonic() - start)
