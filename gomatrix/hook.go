@@ -38,7 +38,7 @@ var gomatrixRoot = os.Getenv("GOMATRIX_HOOK_ROOT")
 var gomatrixIters = map[string]int{}
 
 const (
-	gomatrixMaxAllocs      = 500000
+	gomatrixMaxAllocs      = 50000
 	gomatrixMinOps         = 10000
 	gomatrixMaxWindowedOps = 100
 )

@@ -157,3 +157,29 @@ def test_truncated_figures_are_marked_and_a_single_version_reads_only_on(tmp_pat
     assert "**1** allocs" in loop_row and "≥" not in loop_row
     assert "≥N marks go test -benchmem's truncated median" in markdown
     assert describe_versions(["go1.25.5"], ["go1.24.11", "go1.25.5", "go1.26.6"]) == "only on go1.25.5"
+
+
+def test_the_first_screen_names_what_changed_between_versions_with_its_sites(tmp_path: Path) -> None:
+    old, new = (recorded_cell(v, "shapes", tmp_path / v) for v in VERSIONS)
+    # as if go1.26.6 allocated once more per op at Label's line (the recorded runs agree with each other)
+    bench = next(b for b in new["benchmarks"] if b["name"] == "BenchmarkLabel")
+    bench["exact"]["allocs"] += bench["exact"]["iterations"]
+    bench["exact"]["allocs_per_op"] += 1
+    site = next(s for s in new["sites"] if (s["file"], s["line"]) == ("shapes.go", 15))
+    for measured in site["measured"]:
+        if measured["benchmark"] == "BenchmarkLabel":
+            measured["allocs_per_op"] += 1
+    report = build_report([old, new], [load_case(SHAPES / "shapes")], generated_at="2026-12-04T12:00:00Z")
+    view = report["overview"]
+    assert (view["benchmarks"], view["changed_benchmarks"]) == (8, 1)
+    [step] = [s for s in view["steps"] if s["kind"] == "benchmark allocs/op"]
+    assert (step["benchmark"], step["exact"], step["after"]["first"]) == ("BenchmarkLabel", True, "go1.26.6")
+    assert [s["site"] for s in step["sites"]] == [site_id(site)]
+    markdown = render_markdown(report)
+    first = markdown.split("## What changed between Go versions", 1)[1].split("\n## ", 1)[0]
+    assert "`BenchmarkLabel`: **3 allocs/op → 4 allocs/op** from go1.26.6" in first
+    assert "`shapes.go:15:" in first and "1 changed" in first and "7 unchanged" in first
+
+
+def site_id(site: dict[str, object]) -> str:
+    return f"{site['file']}:{site['line']}:{site['column']}"

@@ -277,8 +277,10 @@ def change_lines(report: Doc) -> list[str]:
     out = []
     urls = _source_urls(report)
     merged: list[tuple[Doc, list[Doc]]] = []
-    # module cases: package by package (stable: case directories keep their order)
-    changes = sorted(report["changes"], key=lambda c: (c["case"], c.get("package") or "")) \
+    # module cases: package by package, what was measured before what the compiler alone said, so that a
+    # capped list keeps the measurements (stable: case directories keep their order)
+    changes = sorted(report["changes"], key=lambda c: (c["case"], c.get("package") or "",
+                                                       c["kind"] == ChangeKind.SITE_DIAGNOSTIC)) \
         if any(c.get("package") for c in report["changes"]) else report["changes"]
     for change in changes:
         previous = merged[-1][0] if merged else None
@@ -656,7 +658,7 @@ def _what_changed(report: Doc) -> list[str]:
     return ["## What changed across versions", "",
             "Driven by what was measured at each site; a change in the compiler's words alone is reported as "
             "such.", "",
-            *change_lines(report), ""]
+            *_capped(change_lines(report), "changes"), ""]
 
 
 def _where_the_compiler_misleads(report: Doc) -> list[str]:
@@ -664,7 +666,16 @@ def _where_the_compiler_misleads(report: Doc) -> list[str]:
     return ["## Where the compiler's words mislead", "",
             "Sites where `-gcflags=-m=2` and the allocations measured at that line disagree. Trust the "
             "measurement.", "",
-            *disagreement_lines(report), ""]
+            *_capped(disagreement_lines(report), "sites"), ""]
+
+
+SECTION_LINES = 80  # a section's list on a report of many benchmarks: the rest is counted (report.json has all)
+
+
+def _capped(lines: list[str], what: str) -> list[str]:
+    if len(lines) <= SECTION_LINES:
+        return lines
+    return [*lines[:SECTION_LINES], f"- … and {len(lines) - SECTION_LINES:,} more {what}: report.json has every one."]
 
 
 def _claims_in_detail(report: Doc) -> list[str]:
