@@ -280,7 +280,7 @@ def change_lines(report: Doc) -> list[str]:
     # module cases: package by package, what was measured before what the compiler alone said, so that a
     # capped list keeps the measurements (stable: case directories keep their order)
     changes = sorted(report["changes"], key=lambda c: (c["case"], c.get("package") or "",
-                                                       c["kind"] == ChangeKind.SITE_DIAGNOSTIC)) \
+                                                       c["kind"] == ChangeKind.SITE_DIAGNOSTIC.value)) \
         if any(c.get("package") for c in report["changes"]) else report["changes"]
     for change in changes:
         previous = merged[-1][0] if merged else None
