@@ -556,19 +556,30 @@ def _between_versions(report: Doc) -> list[str]:
                 "once in many ops) are listed under *What changed across versions*.", ""]
     urls = _source_urls(report)
     current: tuple[str, str | None] | None = None
-    for step in steps[:FIRST_SCREEN_STEPS]:
-        group = (step["case"], step["package"])
-        if group != current:
-            current = group
+    # a benchmark's allocs/op and B/op that changed at the same step share one bullet and its sites
+    merged: list[list[Doc]] = []
+    for step in steps:
+        key = (step["case"], step["package"], step["benchmark"], step["after"]["first"], tuple(step["arches"]))
+        last = merged[-1][0] if merged else None
+        if last is not None and (last["case"], last["package"], last["benchmark"], last["after"]["first"],
+                                 tuple(last["arches"])) == key:
+            merged[-1].append(step)
+        else:
+            merged.append([step])
+    for group in merged[:FIRST_SCREEN_STEPS]:
+        step = group[0]
+        if (step["case"], step["package"]) != current:
+            current = (step["case"], step["package"])
             out.append(f"- {md_code(step['case'])}" + (f", package {md_code(step['package'])}" if step["package"]
                                                          else "") + ":")
-        kind = ChangeKind(step["kind"])
+        figures = "; ".join(f"**{_step_value(ChangeKind(s['kind']), s['before']['value'], s['exact'])} → "
+                            f"{_step_value(ChangeKind(s['kind']), s['after']['value'], s['exact'])}**" for s in group)
         before, after = step["before"], step["after"]
-        out.append(f"  - {md_code(step['benchmark'])}: **{_step_value(kind, before['value'], step['exact'])} → "
-                   f"{_step_value(kind, after['value'], step['exact'])}** from {after['first']} (was so "
+        out.append(f"  - {md_code(step['benchmark'])}: {figures} from {after['first']} (was so "
                    f"{'on' if before['first'] == before['last'] else 'up to'} {before['last']}; "
                    f"{', '.join(step['arches'])})")
-        for site in step["sites"][:3]:
+        sites: list[Doc] = next((s["sites"] for s in group if s["sites"]), [])
+        for site in sites[:3]:
             words = _said(site["compiler_before"], site["message_before"])
             now = _said(site["compiler_after"], site["message_after"])
             said = f"-m: {words}" if words == now else f"-m: {words} → {now}"
@@ -576,12 +587,12 @@ def _between_versions(report: Doc) -> list[str]:
             out.append(f"    - {_site_id(site['site'], urls.get(step['case']))} {md_code(site['source'])}: "
                        f"{_site_allocs(site['before'])} → {_site_allocs(site['after'])} allocs/op measured there"
                        f"{called}; {said}")
-        if len(step["sites"]) > 3:
-            out.append(f"    - and {len(step['sites']) - 3} more sites")
-        if not step["sites"] and kind == ChangeKind.BENCHMARK_ALLOCS:
+        if len(sites) > 3:
+            out.append(f"    - and {len(sites) - 3} more sites")
+        if not sites and any(ChangeKind(s["kind"]) == ChangeKind.BENCHMARK_ALLOCS for s in group):
             out.append("    - no single line's measured allocations changed with it")
-    if len(steps) > FIRST_SCREEN_STEPS:
-        out.append(f"- … and {len(steps) - FIRST_SCREEN_STEPS:,} more changes: *What changed across versions* "
+    if len(merged) > FIRST_SCREEN_STEPS:
+        out.append(f"- … and {len(merged) - FIRST_SCREEN_STEPS:,} more: *What changed across versions* "
                    "below, and report.json, have every one.")
     if not view["steps"]:
         out.append("No benchmark's exact allocs/op or B/op changed between versions.")
