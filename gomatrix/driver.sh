@@ -399,11 +399,12 @@ else
 	if [ -n "$module" ]; then
 		if ! step compile escape.txt compile_packages; then
 			hook_failed escape.txt || finish 20
-			step compile escape.txt compile_packages || finish 20
+			step compile escape.txt compile_packages || { rm -f "$out/hook-compile.txt"; finish 20; }
 		fi
 	elif ! step compile escape.txt compile; then
 		hook_failed escape.txt || finish 20
-		step compile escape.txt compile || finish 20
+		# failing without the hook too: the case's own failure, not the hook's
+		step compile escape.txt compile || { rm -f "$out/hook-compile.txt"; finish 20; }
 	fi
 	if [ -n "$module" ]; then
 		step cover-compile cover-compile.txt compile_cover_packages_quietly
