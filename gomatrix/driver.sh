@@ -22,6 +22,7 @@
 #                  cache, read-only) with GOFLAGS=-mod=mod; GOPROXY stays off. exact.txt and sites.txt hold
 #                  one "gomatrix-package: PATH" section per package.
 # Environment: GOMATRIX_BENCHTIME, GOMATRIX_COUNT, GOCACHE (optional);
+#   GOMATRIX_COVER: 1 (default) builds and runs the coverage binary (which lines the benchmarks run); 0 not;
 #   GOMATRIX_TIMINGS: 1 (default) runs the timed samples (count x benchtime, step "bench") for ns/op; 0 skips
 #   them: the allocation facts come from the exact and sites steps alone;
 #   GOMATRIX_GOARCH: compile for this GOARCH (cross-compilation by the native toolchain);
@@ -406,7 +407,9 @@ else
 		# failing without the hook too: the case's own failure, not the hook's
 		step compile escape.txt compile || { rm -f "$out/hook-compile.txt"; finish 20; }
 	fi
-	if [ -n "$module" ]; then
+	if [ "${GOMATRIX_COVER:-1}" != 1 ]; then
+		:  # no coverage build (full emulation): lines run come from the source scan alone
+	elif [ -n "$module" ]; then
 		step cover-compile cover-compile.txt compile_cover_packages_quietly
 	else
 		step cover-compile cover-compile.txt cover_compile || rm -f "$root/case.cover.test"

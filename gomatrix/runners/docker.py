@@ -271,7 +271,9 @@ class DockerRunner:
             timed = self._config.bench.timings.timed(emulated=cell.arch != self._native)
             settings = [f"GOMATRIX_BENCHTIME={self._config.bench.benchtime}",
                         f"GOMATRIX_COUNT={self._config.bench.count}", f"GOMATRIX_PHASE={phase}",
-                        f"GOMATRIX_TIMINGS={int(timed)}"]
+                        f"GOMATRIX_TIMINGS={int(timed)}",
+                        # full emulation compiles under QEMU: no second (coverage) build there
+                        f"GOMATRIX_COVER={int(self.strategy(cell) != Strategy.FULL)}"]
             if phase == Phase.BUILD:
                 settings.append(f"GOMATRIX_GOARCH={cell.arch}")
             module, deps = cell.case.module, self._module_deps(cell)

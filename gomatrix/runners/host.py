@@ -206,7 +206,9 @@ class HostRunner:
         module cache mounted read-only in the sandbox)."""
         timed = self._config.bench.timings.timed(emulated=cell.arch != self._native)
         settings = {"GOMATRIX_BENCHTIME": self._config.bench.benchtime, "GOMATRIX_COUNT": str(self._config.bench.count),
-                    "GOMATRIX_TIMINGS": str(int(timed))}
+                    "GOMATRIX_TIMINGS": str(int(timed)),
+                    # full emulation compiles under QEMU: no second (coverage) build there
+                    "GOMATRIX_COVER": str(int(self.strategy(cell) != Strategy.FULL))}
         module = cell.case.module
         mounts: list[tuple[Path, str]] = []
         if module is not None and deps is not None:
