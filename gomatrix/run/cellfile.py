@@ -212,7 +212,8 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         label = summary.name if module is None or not _shared_name(summary.name, exact, bench_output.samples) \
             else f"{summary.package}.{summary.name}"
         if profile is not None:
-            accounts[label] = account(profile, count.allocs_per_op if count is not None else None)
+            accounts[label] = account(profile, count.allocs_per_op if count is not None else None,
+                                      count.iterations if count is not None else None)
         benchmarks.append({
             "name": summary.name,
             "procs": summary.procs,
