@@ -57,7 +57,8 @@ class Budget:
         return f"{self.benchmark}{scope}: {', '.join(x for x in limits if x)}{versions}"
 
 
-def _limit(value: Any) -> Limit | None:
+def parse_limit(value: Any) -> Limit | None:
+    """A number (exactly that) or {min, max} (either may be left out)."""
     if value is None:
         return None
     if isinstance(value, dict):
@@ -77,8 +78,8 @@ def parse_budgets(raw: Sequence[Any] | None) -> tuple[Budget, ...]:
                 except re.error as exc:
                     raise ValueError(f"budget {key} {entry[key]!r} is not a regular expression: {exc}") from None
         since, until = entry.get("since"), entry.get("until")
-        out.append(Budget(benchmark=entry["benchmark"], allocs_per_op=_limit(entry.get("allocs_per_op")),
-                          bytes_per_op=_limit(entry.get("bytes_per_op")), package=entry.get("package"),
+        out.append(Budget(benchmark=entry["benchmark"], allocs_per_op=parse_limit(entry.get("allocs_per_op")),
+                          bytes_per_op=parse_limit(entry.get("bytes_per_op")), package=entry.get("package"),
                           since=None if since is None else str(since).removeprefix("go"),
                           until=None if until is None else str(until).removeprefix("go"),
                           reason=str(entry.get("reason") or "")))

@@ -14,7 +14,7 @@ from typing import Any
 from gomatrix.core.errors import CaseError
 from gomatrix.core.schemas import validate
 from gomatrix.core.values import in_version_range
-from gomatrix.plan.budgets import Budget, parse_budgets
+from gomatrix.plan.budgets import Budget, parse_budgets, parse_limit
 from gomatrix.plan.config import MatrixConfig, ModuleSpec, read_text, read_yaml
 
 CASE_FILE = "case.yaml"
@@ -123,11 +123,9 @@ class Case:
 
 
 def _allocs(value: Any) -> AllocsRange | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return AllocsRange(min=value.get("min"), max=value.get("max"))
-    return AllocsRange(min=float(value), max=float(value))
+    """A claim's allocs_per_op: a number (exactly that) or {min, max}, as a budget's limits are written."""
+    limit = parse_limit(value)
+    return None if limit is None else AllocsRange(min=limit.min, max=limit.max)
 
 
 def _version(value: Any) -> str | None:
