@@ -48,7 +48,7 @@ class BenchmarkProfile:
     name: str
     iterations: int
     lines: tuple[LineAllocs, ...]
-    mem_allocs: int  # testing.Benchmark's count for the same run
+    mem_allocs: int  # testing's own count of the same (profiled) run
     mem_bytes: int
     tiny_unprofiled: int
 

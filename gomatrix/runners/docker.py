@@ -262,7 +262,7 @@ class DockerRunner:
 
     def _archive(self, items: list[tuple[int, Cell, Path]], phase: Phase, built: dict[str, bytes],
                  scratch_dirs: tuple[str, ...]) -> tuple[bytes, list[str]]:
-        """The tar put into the container (the driver, each cell's case, settings, generated files or test
+        """The tar put into the container (the driver, each cell's case, settings, the hook files or test
         binary) and the cell roots the driver is given."""
         extra: dict[str, bytes] = {"gomatrix/driver.sh": driver_script()}
         roots = []
