@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from gomatrix.core.values import snapped_allocs
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "data" / "recorded"
 FIXTURE_CASES = ROOT / "tests" / "fixtures" / "cases"
@@ -116,3 +118,10 @@ def host_seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "runner host (asked for)" in result.stdout
     return only_run_dir(out)
+
+
+def counts(cell: dict[str, Any]) -> dict[str, float]:
+    """Each benchmark's allocs/op as the report counts it: exact, a runtime allocation or two in a short
+    (emulated) run snapped to the whole count."""
+    return {b["name"]: snapped_allocs(b["exact"]["allocs_per_op"], b["exact"]["iterations"])
+            for b in cell["benchmarks"]}

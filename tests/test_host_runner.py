@@ -15,7 +15,7 @@ from gomatrix.plan.config import cli_overrides, load_config
 from gomatrix.runners.host import HostRunner
 from gomatrix.runners.sandbox import Bubblewrap, find_bubblewrap
 from gomatrix.toolchains.providers import GoBinProvider, LocalProvider
-from tests.conftest import FIXTURE_CASES, ROOT, SEED_CASES, TEST_VERSIONS, invoke, load_cells, only_run_dir
+from tests.conftest import FIXTURE_CASES, ROOT, SEED_CASES, TEST_VERSIONS, counts, invoke, load_cells, only_run_dir
 
 
 def test_host_cells_record_runner_and_toolchain(host_seed_run: Path) -> None:
@@ -35,8 +35,7 @@ def test_host_cells_record_runner_and_toolchain(host_seed_run: Path) -> None:
 def test_host_run_sees_the_array_change(host_seed_run: Path) -> None:
     cells = load_cells(host_seed_run)
     for arch in ("amd64", "arm64"):
-        old = {b["name"]: b["allocs_per_op"] for b in cells[f"array--go1.23.9--{arch}"]["benchmarks"]}
-        new = {b["name"]: b["allocs_per_op"] for b in cells[f"array--go1.24.11--{arch}"]["benchmarks"]}
+        old, new = (counts(cells[f"array--{v}--{arch}"]) for v in ("go1.23.9", "go1.24.11"))
         assert (old["BenchmarkEaArray1"], new["BenchmarkEaArray1"]) == (0, 1)
         # measured at the line: nothing there on go1.23.9, the 10 MiB array on go1.24.11
         at_line = {version: [(m["benchmark"], round(m["allocs_per_op"], 1))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gomatrix.core.values import ALLOCATES_THRESHOLD
-from tests.conftest import FIXTURE_CASES, ROOT, SEED_ARGS, invoke, load_cells, only_run_dir
+from tests.conftest import FIXTURE_CASES, ROOT, SEED_ARGS, counts, invoke, load_cells, only_run_dir
 
 pytestmark = pytest.mark.docker
 
@@ -41,12 +41,11 @@ def test_every_cell_ran_and_reports_its_toolchain(docker_seed_run: Path) -> None
 def test_array_allocs_change_between_go1_23_and_go1_24_on_both_arches(docker_seed_run: Path) -> None:
     cells = load_cells(docker_seed_run)
     for arch in ("amd64", "arm64"):
-        old = {b["name"]: b for b in cells[f"array--go1.23.9--{arch}"]["benchmarks"]}
-        new = {b["name"]: b for b in cells[f"array--go1.24.11--{arch}"]["benchmarks"]}
-        assert old["BenchmarkEaArray1"]["allocs_per_op"] == 0
-        assert new["BenchmarkEaArray1"]["allocs_per_op"] == 1
-        assert old["BenchmarkEaArray2"]["allocs_per_op"] == 1 == new["BenchmarkEaArray2"]["allocs_per_op"]
-        assert len(new["BenchmarkEaArray1"]["samples"]) == (3 if arch == "amd64" else 0)
+        old, new = (counts(cells[f"array--{v}--{arch}"]) for v in ("go1.23.9", "go1.24.11"))
+        assert old["BenchmarkEaArray1"] == 0 and new["BenchmarkEaArray1"] == 1
+        assert old["BenchmarkEaArray2"] == 1 == new["BenchmarkEaArray2"]
+        benches = {b["name"]: b for b in cells[f"array--go1.24.11--{arch}"]["benchmarks"]}
+        assert len(benches["BenchmarkEaArray1"]["samples"]) == (3 if arch == "amd64" else 0)
 
 
 def test_report_shows_the_arr_site_moving_to_the_heap(docker_seed_run: Path) -> None:
@@ -183,8 +182,7 @@ def test_cross_compiled_arm64_cells_agree_with_the_arm64_image(docker_seed_run: 
         assert [s["name"] for s in crossed["timings"]["steps"]] == [
             "build-version", "prepare", "hook", "compile", "cover-compile", "version", "env", "prepare", "exact",
             "sites", "cover"]
-        assert {b["name"]: b["allocs_per_op"] for b in cell["benchmarks"]} == {
-            b["name"]: b["allocs_per_op"] for b in crossed["benchmarks"]}
+        assert counts(cell) == counts(crossed)
         assert {(e["file"], e["line"], e["subject"], e["verdict"]) for e in cell["escapes"]} == {
             (e["file"], e["line"], e["subject"], e["verdict"]) for e in crossed["escapes"]}
         # the same sites, and the same lines allocating, whichever toolchain compiled the test binary
