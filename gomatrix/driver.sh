@@ -348,15 +348,17 @@ finish() {
 # After the compile: the hook's steps when it went in (ROOT/hooked), then the timed samples unless
 # GOMATRIX_TIMINGS=0 (without the hook they are the only figures, so they run then too).
 run_steps() {
+	exact_ok=1
 	if [ -f "$root/hooked" ]; then
-		# Not fatal: without them the cell keeps go test's truncated allocs/op.
+		# Not fatal: without them the cell keeps go test's truncated allocs/op. An exact run that did not
+		# finish (killed, a benchmark that failed) may have lost benchmarks: the timed run below runs then too.
 		: > "$out/exact.txt"
 		: > "$out/sites.txt"
 		if [ -n "$module" ]; then
-			step exact exact-bench.txt each_package hook_package exact
+			step exact exact-bench.txt each_package hook_package exact || exact_ok=0
 			GOMATRIX_NO_TINY=1 step sites sites-bench.txt each_package hook_package sites
 		else
-			step exact exact-bench.txt exact
+			step exact exact-bench.txt exact || exact_ok=0
 			step sites sites-bench.txt sites
 		fi
 	fi
@@ -366,7 +368,7 @@ run_steps() {
 	elif [ -x "$root/case.cover.test" ]; then
 		step cover cover-bench.txt cover_run
 	fi
-	if [ "${GOMATRIX_TIMINGS:-1}" = 1 ] || [ ! -f "$root/hooked" ]; then
+	if [ "${GOMATRIX_TIMINGS:-1}" = 1 ] || [ ! -f "$root/hooked" ] || [ "$exact_ok" = 0 ]; then
 		if [ -n "$module" ]; then
 			step bench bench.txt each_package bench_package || finish 30
 		else

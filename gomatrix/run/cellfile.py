@@ -105,7 +105,8 @@ def benchmark_summaries(samples: tuple[BenchSample, ...], exact: dict[tuple[str 
     its own (BenchmarkX/len-16 at GOMAXPROCS=1) takes the exact run's name."""
     out = summarize(exact_names(samples, exact, in_module))
     timed = {(s.package if in_module else None, s.name) for s in out}
-    for package, name in exact:
+    # every benchmark go test printed in the exact run, even one the hook could not total (it failed)
+    for package, name in dict.fromkeys([*exact, *(printed or {})]):
         if (package if in_module else None, name) in timed:
             continue
         seen = (printed or {}).get((package, name))
