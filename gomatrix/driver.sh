@@ -141,8 +141,9 @@ prepare() {
 }
 
 # The hook's overlay: the toolchain's testing/benchmark.go with one call added at the top of five methods
-# (on the func line itself, so no line number moves), and gomatrix_hook.go added to package testing.
-# Prints why not when the toolchain's testing does not have the five methods as expected.
+# (on the func line itself, so no line number moves) and one on launch's last line (where it sets b.result:
+# before launch signals that the benchmark is done, after which the process may exit), and
+# gomatrix_hook.go added to package testing. Prints why not when testing does not have these six places.
 make_hook() {
 	[ -f "$root/hook/gomatrix_hook.go" ] || { echo "no hook file given"; return 1; }
 	goroot=$(go env GOROOT) || return 1
@@ -153,11 +154,16 @@ make_hook() {
 	sed -e 's/^func (b \*B) StartTimer() {$/& b.gomatrixStart();/' \
 		-e 's/^func (b \*B) StopTimer() {$/& defer b.gomatrixStop(b.timerOn);/' \
 		-e 's/^func (b \*B) ResetTimer() {$/& b.gomatrixPrepare(); defer b.gomatrixReset(b.timerOn);/' \
+		-e 's/^func (b \*B) runN(n int) {$/& b.gomatrixRunN(n);/' \
 		-e 's/^func (b \*B) run1() bool {$/& b.gomatrixRun1();/' \
-		-e 's/^func (b \*B) launch() {$/& defer b.gomatrixLaunched();/' "$src" > "$ov/benchmark.go" || return 1
-	found=$(grep -c '^func (b \*B) [A-Za-z0-9]*() [a-z]* *{ .*b\.gomatrix' "$ov/benchmark.go")
-	[ "$found" = 5 ] || { echo "$src: $found of the 5 methods (StartTimer StopTimer ResetTimer run1 launch) found"; return 1; }
-	replace="\"$src\":\"$ov/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
+		-e 's/^\tb\.result = BenchmarkResult{/\tb.gomatrixLaunched(); &/' "$src" > "$ov/benchmark.go" || return 1
+	found=$(grep -c 'b\.gomatrix' "$ov/benchmark.go")
+	[ "$found" = 6 ] || {
+		echo "$src: $found of the 6 places (StartTimer StopTimer ResetTimer runN run1, launch's result) found"
+		return 1
+	}
+	testing_only="\"$src\":\"$ov/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
+	replace=$testing_only
 	# The tiny allocator, switchable off for the sites step (hook_runtime.go): every "fits into the current
 	# tiny block" test in the runtime's allocators gets "&& !gomatrixNoTiny". Optional: without it the tiny
 	# objects packed into shared blocks stay unprofiled, and the cell says so.
@@ -173,12 +179,14 @@ make_hook() {
 			replace="$replace,\"$rt/$f\":\"$ov/$f\""
 		done
 	fi
-	# sync.Pool's cleanup, held off during the hook's own collections (hook_runtime.go)
+	# sync.Pool's cleanup, held off during the hook's own collections (hook_runtime.go), and so is the unique
+	# package's (go1.23 and go1.24 start it there too; its goroutine allocates while the benchmark runs)
 	pools=0
 	if [ "$tiny" -gt 0 ] && [ -f "$rt/mgc.go" ]; then
-		sed -e 's/^\([[:space:]]*if poolcleanup != nil\) {$/\1 \&\& !gomatrixKeepPools {/' "$rt/mgc.go" > "$ov/mgc.go" \
+		sed -e 's/^\([[:space:]]*if poolcleanup != nil\) {$/\1 \&\& !gomatrixKeepPools {/' \
+			-e 's/^\([[:space:]]*if uniqueMapCleanup != nil\) {$/\1 \&\& !gomatrixKeepPools {/' "$rt/mgc.go" > "$ov/mgc.go" \
 			|| return 1
-		pools=$(grep -c 'gomatrixKeepPools {$' "$ov/mgc.go")
+		pools=$(grep -c 'poolcleanup != nil && !gomatrixKeepPools {$' "$ov/mgc.go")
 	fi
 	if [ "$tiny" -gt 0 ] && [ "$pools" = 1 ]; then
 		replace="$replace,\"$rt/mgc.go\":\"$ov/mgc.go\",\"$rt/gomatrix_runtime.go\":\"$root/hook/gomatrix_runtime.go\""
@@ -187,7 +195,7 @@ make_hook() {
 			> "$ov/gomatrix_pools.go"
 		echo "tiny allocator: $tiny places switchable; sync.Pool cleanup held off during the hook's collections"
 	else
-		replace="\"$src\":\"$ov/benchmark.go\",\"$goroot/src/testing/gomatrix_hook.go\":\"$root/hook/gomatrix_hook.go\""
+		replace=$testing_only
 		printf 'package testing\n\nvar gomatrixKeepPools bool\n' > "$ov/gomatrix_pools.go"
 		echo "runtime: not patchable in this toolchain (tiny objects stay unprofiled; the hook's collections empty sync.Pools)"
 	fi

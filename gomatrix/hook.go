@@ -1,16 +1,20 @@
 // gomatrix's addition to package testing. driver.sh puts this file into the testing package of the cell's
 // own build through `go test -overlay` (the toolchain's files stay as they are), with one call added at the
-// top of five methods (two in ResetTimer) of testing/benchmark.go: StartTimer, StopTimer, ResetTimer, run1 and launch. It sees
-// every benchmark that go test runs, sub-benchmarks and b.Loop included, by the name go test prints.
+// top of five methods (two in ResetTimer) of testing/benchmark.go, StartTimer, StopTimer, ResetTimer, runN and
+// run1, and one on the last line of launch. It sees every benchmark that go test runs, sub-benchmarks and b.Loop
+// included, by the name go test prints.
 //
 // GOMATRIX_HOOK selects what it does (nothing when unset, so timed runs are go test's own):
-//   exact  after each benchmark's final run: "gomatrix-exact NAME N ALLOCS BYTES NS STARTS", testing's own
-//          totals over exactly the timed ops (go test prints ALLOCS/N truncated) and how often the timer
-//          started in that run.
+//   exact  after each benchmark's final run: "gomatrix-exact NAME N ALLOCS BYTES NS STARTS RUNS", testing's
+//          own totals over exactly the timed ops (go test prints ALLOCS/N truncated), how often the timer
+//          started in that run, and the ops of each of the benchmark's runs ("1,100,6000": run1, the ramp-up,
+//          the final run).
 //   sites  every allocation profiled; the profile is snapshotted at each timer start and stop, so the
 //          per-line figures cover exactly the timed ops: "gomatrix-line NAME N ALLOCS BYTES SIZE16 CALLEE
 //          WHERE" per line, then "gomatrix-site-done NAME N ALLOCS BYTES TINY". With GOMATRIX_HOOK_ITERS (a
-//          file of gomatrix-exact lines) each benchmark runs as many ops as it did there, up to a limit.
+//          file of gomatrix-exact lines) each benchmark runs as many ops as it did there, up to a limit, after
+//          the same runs before it (unprofiled): what a benchmark allocates can depend on what its earlier
+//          runs left behind (a parser's caches, grown over its first runs, kept in a sync.Pool).
 // GOMATRIX_HOOK_OUT: the file the lines are appended to. GOMATRIX_HOOK_ROOT: the directory (ending in /)
 // whose files are the user's; an allocation is placed at the innermost frame in it (vendor/ excluded),
 // CALLEE naming the function it called there ("-" when the line allocates itself).
@@ -36,6 +40,18 @@ var gomatrixRoot = os.Getenv("GOMATRIX_HOOK_ROOT")
 // each be profiled: then fewer, at least gomatrixMinOps; a benchmark that stops and starts its timer within
 // its ops pays two snapshots per op: at most gomatrixMaxWindowedOps.
 var gomatrixIters = map[string]int{}
+
+// Sites mode: the ops of each benchmark's runs between run1 and its final run in the exact run, replayed before
+// the final run (at most as many ops each as the final run).
+var gomatrixReplays = map[string][]int{}
+
+// Exact mode: the ops of each run of a benchmark so far. Sites mode: how many runs a benchmark has started, and
+// the benchmarks making the exact run's runs again (no profile, no snapshots: as in the exact run).
+var (
+	gomatrixRuns      = map[*B][]int{}
+	gomatrixRunsRun   = map[*B]int{}
+	gomatrixReplaying = map[*B]bool{}
+)
 
 const (
 	gomatrixMaxAllocs      = 50000
@@ -92,7 +108,7 @@ func init() {
 	if data, err := os.ReadFile(os.Getenv("GOMATRIX_HOOK_ITERS")); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			parts := strings.Fields(line)
-			if len(parts) != 7 || parts[0] != "gomatrix-exact" {
+			if (len(parts) != 7 && len(parts) != 8) || parts[0] != "gomatrix-exact" {
 				continue
 			}
 			n, err1 := strconv.Atoi(parts[2])
@@ -114,6 +130,21 @@ func init() {
 				n = gomatrixMaxWindowedOps
 			}
 			gomatrixIters[parts[1]] = n
+			if len(parts) == 8 {
+				runs := strings.Split(parts[7], ",")
+				var replay []int
+				for i := 1; i < len(runs)-1; i++ { // not run1's, not the final run
+					ops, err := strconv.Atoi(runs[i])
+					if err != nil || ops <= 0 {
+						continue
+					}
+					if ops > n {
+						ops = n
+					}
+					replay = append(replay, ops)
+				}
+				gomatrixReplays[parts[1]] = replay
+			}
 		}
 	}
 }
@@ -192,7 +223,7 @@ func (w *gomatrixWindow) open() {
 
 // gomatrixStart is called first in StartTimer, before testing reads its counters.
 func (b *B) gomatrixStart() {
-	if gomatrixMode == "" || b.timerOn {
+	if gomatrixMode == "" || b.timerOn || gomatrixReplaying[b] {
 		return
 	}
 	if gomatrixMode == "exact" {
@@ -254,7 +285,7 @@ func (b *B) gomatrixPrepare() {
 // gomatrixReset is deferred first in ResetTimer: a running timer's window starts again where testing has
 // just read its counters anew.
 func (b *B) gomatrixReset(wasOn bool) {
-	if gomatrixMode == "sites" && wasOn {
+	if gomatrixMode == "sites" && wasOn && !gomatrixReplaying[b] {
 		b.gomatrixWindow().open()
 	}
 }
@@ -269,7 +300,39 @@ func (b *B) gomatrixRun1() {
 	}
 }
 
-// gomatrixLaunched is deferred first in launch: it runs when the benchmark's final run has ended.
+// gomatrixRunN is called first in runN, before it takes benchmarkLock. Exact mode: the run's ops are noted.
+// Sites mode: before the final run (the second, after run1's), the exact run's runs in between are made again,
+// unprofiled, so the final run starts from the state the exact run's started from.
+func (b *B) gomatrixRunN(n int) {
+	switch gomatrixMode {
+	case "exact":
+		gomatrixRuns[b] = append(gomatrixRuns[b], n)
+	case "sites":
+		gomatrixRunsRun[b]++
+		if gomatrixRunsRun[b] != 2 {
+			return
+		}
+		replay := gomatrixReplays[b.name]
+		if len(replay) == 0 {
+			return
+		}
+		runtime.MemProfileRate = 0
+		gomatrixReplaying[b] = true
+		defer func() {
+			runtime.MemProfileRate = 1
+			delete(gomatrixReplaying, b)
+		}()
+		for _, ops := range replay {
+			if b.failed {
+				return
+			}
+			b.runN(ops)
+		}
+	}
+}
+
+// gomatrixLaunched is called on launch's last line, when the benchmark's final run has ended and before launch
+// signals that it is done (the process may exit then). A benchmark that failed or skipped never gets here.
 func (b *B) gomatrixLaunched() {
 	if gomatrixMode == "" || b.Failed() || b.N <= 0 {
 		return
@@ -277,11 +340,18 @@ func (b *B) gomatrixLaunched() {
 	name := b.name
 	n := int64(b.N)
 	if gomatrixMode == "exact" {
+		runs := make([]string, 0, len(gomatrixRuns[b]))
+		for _, ops := range gomatrixRuns[b] {
+			runs = append(runs, strconv.Itoa(ops))
+		}
 		gomatrixWrite("gomatrix-exact", name, gomatrixInt(n), strconv.FormatUint(b.netAllocs, 10),
-			strconv.FormatUint(b.netBytes, 10), gomatrixInt(b.duration.Nanoseconds()), gomatrixInt(gomatrixStarts[b]))
+			strconv.FormatUint(b.netBytes, 10), gomatrixInt(b.duration.Nanoseconds()), gomatrixInt(gomatrixStarts[b]),
+			strings.Join(runs, ","))
 		delete(gomatrixStarts, b)
+		delete(gomatrixRuns, b)
 		return
 	}
+	delete(gomatrixRunsRun, b)
 	w := b.gomatrixWindow()
 	delete(gomatrixWindows, b)
 	if w.broken != "" {

@@ -41,12 +41,12 @@ def _report(tmp_path: Path, cases: tuple[str, ...], versions: tuple[str, ...] = 
     return build_report(cells, discover_cases(ROOT / "cases"), generated_at="2026-11-25T22:00:00Z")
 
 
-def test_the_hook_is_package_testing_and_defines_the_five_calls_the_driver_adds(tmp_path: Path) -> None:
+def test_the_hook_is_package_testing_and_defines_the_six_calls_the_driver_adds(tmp_path: Path) -> None:
     source = hook_source().decode()
     assert "\npackage testing\n" in source
     driver = (ROOT / "gomatrix" / "driver.sh").read_text()
     for call in ("gomatrixStart()", "gomatrixStop(b.timerOn)", "gomatrixPrepare()", "gomatrixReset(b.timerOn)",
-                 "gomatrixRun1()", "gomatrixLaunched()"):
+                 "gomatrixRunN(n)", "gomatrixRun1()", "gomatrixLaunched()"):
         assert f"b.{call}" in driver  # sed adds it to testing/benchmark.go ...
         assert f") {call.split('(')[0]}(" in source  # ... and the hook defines it
     write_hook(tmp_path)

@@ -27,8 +27,8 @@ from gomatrix.core.values import (
     version_key,
 )
 from gomatrix.plan.cases import Claim
-from gomatrix.results.coverage import run_lines
-from gomatrix.results.sites import Compiler, Measured, covered
+from gomatrix.results.coverage import covered, lines_benchmarks_run
+from gomatrix.results.sites import Compiler, Measured
 
 
 class Evidence(enum.Enum):
@@ -222,9 +222,8 @@ def _has_profile(cell: Mapping[str, Any]) -> bool:
 
 def _covered_lines(cell: Mapping[str, Any]) -> set[tuple[str, int]]:
     """Lines a benchmark runs: linked to a timed loop, and executed by the coverage run where there was one."""
-    linked = covered([item for bench in cell["benchmarks"] for item in bench.get("linked") or []])
-    executed = cell.get("executed")
-    return linked if executed is None else run_lines(linked, executed)
+    return lines_benchmarks_run([item for bench in cell["benchmarks"] for item in bench.get("linked") or []],
+                                cell.get("executed"))
 
 
 def judge(compiler: Compiler, allocs: float | None, covered: bool, inlined: bool = False,

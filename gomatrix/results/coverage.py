@@ -33,11 +33,28 @@ def parse_coverage(text: str, import_path: str) -> Ranges:
     return {file: _merged(ranges) for file, ranges in sorted(out.items())}
 
 
+def covered(ranges: Iterable[Mapping[str, object]]) -> set[tuple[str, int]]:
+    """(file, line) pairs inside linked function ranges (exact.linked_ranges items)."""
+    out: set[tuple[str, int]] = set()
+    for item in ranges:
+        first, last = int(str(item["first_line"])), int(str(item["last_line"]))
+        out.update((str(item["file"]), line) for line in range(first, last + 1))
+    return out
+
+
 def run_lines(linked: set[tuple[str, int]], executed: Mapping[str, Iterable[Iterable[int]]]) -> set[tuple[str, int]]:
     """The linked lines that ran: in an instrumented file, those the coverage run executed; in a file it did
     not instrument (a _test.go file), every linked line."""
     ran = executed_lines(executed)
     return {(file, line) for file, line in linked if file not in executed or (file, line) in ran}
+
+
+def lines_benchmarks_run(linked: Iterable[Mapping[str, object]],
+                         executed: Mapping[str, Iterable[Iterable[int]]] | None) -> set[tuple[str, int]]:
+    """The lines a cell's benchmarks ran: inside the ranges linked to their timed loops (linked_ranges items)
+    and, where there was a coverage run (executed, from parse_coverage), executed by it."""
+    lines = covered(linked)
+    return lines if executed is None else run_lines(lines, executed)
 
 
 def _merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

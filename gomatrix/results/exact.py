@@ -5,7 +5,7 @@ to the lines it runs.
 2. gomatrix/hook.go, put into the cell's own build of package testing by driver.sh (go test -overlay; the
 toolchain and the case stay untouched), writes testing's own totals of each benchmark's final timed run by
 the name go test prints: sub-benchmarks (b.Run, nested), b.Loop, external test packages and module packages
-alike, on every Go version whose testing/benchmark.go has the five methods it hooks.
+alike, on every Go version whose testing/benchmark.go has the six places it hooks.
 
 The source scan is line based and expects gofmt'd code (a top-level func ends at the first line that is
 exactly "}"), which every gofmt'd file satisfies.
@@ -102,8 +102,8 @@ class ExactCount:
 
 
 def parse_exact(text: str) -> dict[tuple[str | None, str], ExactCount]:
-    """{(package, benchmark): totals} from the hook's lines: gomatrix-exact NAME N ALLOCS BYTES NS [STARTS]
-    (the last one of a name wins), each after its package's "gomatrix-package: PATH" line in a module case
+    """{(package, benchmark): totals} from the hook's lines: gomatrix-exact NAME N ALLOCS BYTES NS [STARTS
+    [RUNS]] (the last one of a name wins), each after its package's "gomatrix-package: PATH" line in a module case
     (package None in a case directory)."""
     out: dict[tuple[str | None, str], ExactCount] = {}
     package: str | None = None
@@ -112,7 +112,7 @@ def parse_exact(text: str) -> dict[tuple[str | None, str], ExactCount]:
             package = line[len(PACKAGE_MARKER):].strip() or None
             continue
         parts = line.split()
-        if len(parts) not in (6, 7) or parts[0] != LINE_TAG:
+        if len(parts) not in (6, 7, 8) or parts[0] != LINE_TAG:
             continue
         try:
             iterations, allocs, total_bytes, ns = (int(p) for p in parts[2:6])

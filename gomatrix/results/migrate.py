@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gomatrix.results.sites import covered
+from gomatrix.results.coverage import covered
 
 # Older schemas still read (schemas/<name>.v<N>.schema.json), migrated on read.
 OLD_CELL_SCHEMAS = {1: "cell.v1", 2: "cell.v2"}

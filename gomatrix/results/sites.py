@@ -160,12 +160,3 @@ def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting]
         out.append(CellSite(file, line, column, source, Compiler.NONE, "", None, tuple(measured), True,
                             (file, line) in inlined_bodies))
     return sorted(out, key=lambda s: (s.file, s.line, s.column))
-
-
-def covered(ranges: Sequence[Mapping[str, object]]) -> set[tuple[str, int]]:
-    """(file, line) pairs inside linked function ranges (exact.linked_ranges items)."""
-    out: set[tuple[str, int]] = set()
-    for item in ranges:
-        first, last = int(str(item["first_line"])), int(str(item["last_line"]))
-        out.update((str(item["file"]), line) for line in range(first, last + 1))
-    return out

@@ -17,7 +17,7 @@ from gomatrix.docker.engine import ImageInfo
 from gomatrix.plan.cases import ModuleInfo
 from gomatrix.plan.cells import Cell
 from gomatrix.plan.config import BenchSettings
-from gomatrix.results.coverage import parse_coverage, run_lines
+from gomatrix.results.coverage import lines_benchmarks_run, parse_coverage
 from gomatrix.results.exact import ExactCount, case_functions, linked_ranges, parse_exact
 from gomatrix.results.migrate import OLD_CELL_SCHEMAS, migrate_cell
 from gomatrix.results.parse import (
@@ -32,7 +32,7 @@ from gomatrix.results.parse import (
 )
 from gomatrix.results.profile import Accounting, account, parse_sites
 from gomatrix.results.quickcheck import matches
-from gomatrix.results.sites import cell_sites, covered, fold_inlined
+from gomatrix.results.sites import cell_sites, fold_inlined
 from gomatrix.runners.base import CellOutcome
 
 SCHEMA_VERSION = 3
@@ -195,7 +195,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     funcs = case_functions(sources)
     benchmarks = []
     accounts: dict[str, Accounting] = {}
-    lines_run: set[tuple[str, int]] = set()
+    linked_items: list[dict[str, Any]] = []
     bench_output = parse_bench(read_or_empty(raw_dir / "bench.txt"))
     # go test's own output of the exact run: its truncated figures, checked against the exact totals
     printed = {(s.package if module else None, s.name): s for s in exact_names(
@@ -206,7 +206,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
         count = exact.get(key)
         files = package_files.get(summary.package or "") if module is not None else None
         linked = linked_ranges(summary.name, funcs, files) or None
-        lines_run |= covered(linked or [])
+        linked_items += linked or []
         profile = profiles.get(key)
         # a profile is per (package, name); the sites of a cell are keyed by benchmark name alone, so a
         # module's benchmark carries its package in that name where two packages share it
@@ -237,8 +237,7 @@ def build_cell(cell: Cell, outcome: CellOutcome, settings: BenchSettings, raw_di
     cover = read_or_empty(raw_dir / "cover.txt")
     executed = parse_coverage(cover, module.module_path if module is not None else "gomatrix.invalid/case") \
         if cover.strip() else None
-    if executed is not None:  # run by a benchmark: linked to a timed loop and executed by the coverage run
-        lines_run = run_lines(lines_run, executed)
+    lines_run = lines_benchmarks_run(linked_items, executed)
     folded, inlined_bodies = fold_inlined(escape_sites, inlined, funcs)
     sites = to_json(cell_sites(folded, accounts, sources, lines_run, inlined_bodies))
     if module is not None:
