@@ -156,7 +156,8 @@ make_hook() {
 		-e 's/^func (b \*B) ResetTimer() {$/& b.gomatrixPrepare(); defer b.gomatrixReset(b.timerOn);/' \
 		-e 's/^func (b \*B) runN(n int) {$/& b.gomatrixRunN(n);/' \
 		-e 's/^func (b \*B) run1() bool {$/& b.gomatrixRun1();/' \
-		-e 's/^\tb\.result = BenchmarkResult{/\tb.gomatrixLaunched(); &/' "$src" > "$ov/benchmark.go" || return 1
+		-e 's/^\([[:space:]]*\)\(b\.result = BenchmarkResult{\)/\1b.gomatrixLaunched(); \2/' "$src" > "$ov/benchmark.go" \
+		|| return 1
 	found=$(grep -c 'b\.gomatrix' "$ov/benchmark.go")
 	[ "$found" = 6 ] || {
 		echo "$src: $found of the 6 places (StartTimer StopTimer ResetTimer runN run1, launch's result) found"

@@ -123,6 +123,7 @@ def host_seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def counts(cell: dict[str, Any]) -> dict[str, float]:
     """Each benchmark's allocs/op as the report counts it: exact, a runtime allocation or two in a short
     (emulated) run snapped to the whole count."""
-    return {b["name"]: snapped_allocs(b["exact"]["allocs_per_op"], b["exact"]["iterations"]) if b["exact"]
-            # an exact run that did not finish (full emulation under load): go test's own figure, truncated
-            else float(b["allocs_per_op"]) for b in cell["benchmarks"]}
+    missing = [b["name"] for b in cell["benchmarks"] if b["exact"] is None]
+    assert not missing, f"no exact count for {missing} in {cell['case']} {cell['go_version']} {cell['arch']}"
+    return {b["name"]: snapped_allocs(b["exact"]["allocs_per_op"], b["exact"]["iterations"])
+            for b in cell["benchmarks"]}
