@@ -355,12 +355,13 @@ finish() {
 }
 
 # After the compile: the hook's steps when it went in (ROOT/hooked), then the timed samples unless
-# GOMATRIX_TIMINGS=0 (without the hook they are the only figures, so they run then too).
+# GOMATRIX_TIMINGS=0 (without the hook they are the only figures, so they run then too). A benchmark that
+# failed in the exact run (go test said FAIL, or the binary crashed) fails the cell as the timed run would
+# (30), once the other steps have measured what did run.
 run_steps() {
 	exact_ok=1
 	if [ -f "$root/hooked" ]; then
-		# Not fatal: without them the cell keeps go test's truncated allocs/op. An exact run that did not
-		# finish (killed, a benchmark that failed) may have lost benchmarks: the timed run below runs then too.
+		# Not fatal at once: the sites and coverage runs measure the benchmarks that do run.
 		: > "$out/exact.txt"
 		: > "$out/sites.txt"
 		if [ -n "$module" ]; then
@@ -377,13 +378,14 @@ run_steps() {
 	elif [ -x "$root/case.cover.test" ]; then
 		step cover cover-bench.txt cover_run
 	fi
-	if [ "${GOMATRIX_TIMINGS:-1}" = 1 ] || [ ! -f "$root/hooked" ] || [ "$exact_ok" = 0 ]; then
+	if [ "${GOMATRIX_TIMINGS:-1}" = 1 ] || [ ! -f "$root/hooked" ]; then
 		if [ -n "$module" ]; then
 			step bench bench.txt each_package bench_package || finish 30
 		else
 			step bench bench.txt bench || finish 30
 		fi
 	fi
+	[ "$exact_ok" = 1 ] || finish 30
 }
 
 # GOMATRIX_PHASE: all (default); build: compile only (the native image cross-compiling for

@@ -95,3 +95,21 @@ def test_a_broken_budget_exits_12_naming_the_benchmark_the_version_and_the_figur
     report = (run_dir / "report.md").read_text()
     assert "## Allocation budgets" in report and "**4 broken**" in report
     assert "holds for 4 benchmarks in 16 results" in report
+
+
+def test_a_benchmark_that_fails_fails_the_cell_without_timed_runs_and_keeps_the_others(tmp_path: Path) -> None:
+    """bench.timings off: no timed run to fail in, so the exact run's failure fails the cell (as go test fails),
+    naming the benchmark and what it logged; the benchmark beside it is still measured, exactly and per line."""
+    result = invoke("matrix", "--runner", "host", "--cases-dir", str(ROOT / "tests" / "fixtures" / "failing"),
+                    "--cases", "failing", "--versions", VERSIONS[0], "--arches", "amd64", "--benchtime", "100ms",
+                    "--timings", "off", "--force", "--accept-failures", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    [cell] = load_cells(only_run_dir(tmp_path)).values()
+    assert cell["status"] == "failed"
+    assert cell["reason"].startswith(f"the benchmarks failed with go{VERSIONS[0]}: --- FAIL: BenchmarkMissing")
+    assert "open testdata/missing.txt: no such file or directory" in cell["reason"]
+    steps = {s["name"]: s["exit_code"] for s in cell["timings"]["steps"]}
+    assert steps["exact"] == 1 and steps["sites"] == 1 and "bench" not in steps
+    fine = next(b for b in cell["benchmarks"] if b["name"] == "BenchmarkFine")
+    assert round(fine["exact"]["allocs_per_op"], 2) == 1 and fine["profile"]["adds_up"] is True
+    assert [b["name"] for b in cell["benchmarks"]] == ["BenchmarkFine"]

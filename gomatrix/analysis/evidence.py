@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from gomatrix.analysis.stats import bytes_equal
 from gomatrix.core.kinds import Status
 from gomatrix.core.values import (
     ALLOCATES_THRESHOLD,
+    RUNTIME_ALLOCATIONS_PER_RUN,
     allocs_equal,
     column_id,
     in_version_range,
@@ -303,7 +305,8 @@ def _site(file: str, line: int, entries: list[tuple[str, Mapping[str, Any]]],
         measured: tuple[Measured, ...] | None = None
         if profiled:
             measured = tuple(Measured(m["benchmark"], m["allocs_per_op"], m["bytes_per_op"],
-                                      tuple(m.get("callees", ()))) for s in mine for m in s["measured"])
+                                      tuple(m.get("callees", ())), m.get("iterations")) for s in mine
+                             for m in s["measured"])
         allocs = None if measured is None else sum(m.allocs_per_op for m in measured)
         inlined = any(s.get("inlined", False) for s in mine)
         cells[col] = SiteCell(compiler, said["message"] if said else "", said["reason"] if said else None,
@@ -498,16 +501,32 @@ def _allocs_same(a: float, b: float) -> bool:
     return allocs_equal(snapped_allocs(a), snapped_allocs(b))
 
 
-def _measured_key(cell: SiteCell) -> tuple[tuple[str, float], ...] | None:
+def _measured_key(cell: SiteCell) -> tuple[tuple[str, Figures], ...] | None:
+    """Per benchmark that allocates at the site: its figures there (allocs/op snapped, and the profiled run's
+    ops, so that the same allocations per run over other numbers of ops compare equal: same_per_run)."""
     if cell.measured is None:
         return None
-    return tuple(sorted((m.benchmark, snapped_allocs(m.allocs_per_op)) for m in cell.measured
-                        if m.allocs_per_op >= ALLOCATES_THRESHOLD))
+    # snapped as a benchmark's count is: a runtime allocation or two in its whole run is the same count
+    return tuple(sorted(((m.benchmark, Figures(snapped_allocs(m.allocs_per_op, m.iterations), m.bytes_per_op,
+                                                m.iterations, m.allocs_per_op)) for m in cell.measured),
+                        key=lambda p: p[0]))
 
 
-def _same_measured(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...]) -> bool:
-    return [n for n, _v in a] == [n for n, _v in b] and \
-        all(_allocs_same(x, y) for (_n, x), (_m, y) in zip(a, b, strict=True))
+def _allocating(figures: Figures | None) -> bool:
+    return figures is not None and (figures.allocs_per_op or 0) >= ALLOCATES_THRESHOLD
+
+
+def _same_measured(a: tuple[tuple[str, Figures], ...], b: tuple[tuple[str, Figures], ...]) -> bool:
+    """The same allocations at a site: every benchmark that allocates there on either side allocates the same on
+    the other (same_per_run included: 5 allocations per run over 188 ops and over 100 are 0.027 and 0.05)."""
+    mine, theirs = dict(a), dict(b)
+    for name in mine.keys() | theirs.keys():
+        x, y = mine.get(name), theirs.get(name)
+        if not (_allocating(x) or _allocating(y)):
+            continue
+        if x is None or y is None or not _same_allocs(x, y):
+            return False
+    return True
 
 
 def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Change]:
@@ -527,7 +546,10 @@ def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Chang
             steps = list(zip(group.runs, group.runs[1:], strict=False))
             same = [verdicts.get(column_id(a.last, arch)) == verdicts.get(column_id(b.first, arch)) for a, b in steps]
             unchanged = True if all(same) else (False if not any(same) else None)
-            out.append(Change(case, ChangeKind.SITE_ALLOCATIONS, site.id, site.source, group.arches, group.runs,
+            runs = tuple(Run(run.first, run.last, tuple((name, figures.allocs_per_op) for name, figures in run.value
+                                                        if _allocating(figures)))
+                         for run in group.runs)
+            out.append(Change(case, ChangeKind.SITE_ALLOCATIONS, site.id, site.source, group.arches, runs,
                               unchanged, tuple(b.first for _a, b in steps), True, site.package))
     for group in grouped_runs(columns, words, lambda a, b: a[0] == b[0]):
         if len(group.runs) < 2:
@@ -547,28 +569,99 @@ def site_changes(case: str, site: Site, columns: Sequence[Column]) -> list[Chang
     return out
 
 
+@dataclass(frozen=True)
+class Figures:
+    """A benchmark's figures in one cell, as changes compare them: allocs/op (counted_allocs) and B/op, and,
+    where they are exact, the ops of the exact run."""
+
+    allocs_per_op: float | None
+    bytes_per_op: float | None
+    iterations: int | None  # None: go test's truncated figures
+    exact_allocs_per_op: float | None = None  # as the exact run counted it (allocs_per_op may be snapped)
+
+    @staticmethod
+    def of(result: Mapping[str, Any]) -> Figures:
+        exact = result.get("exact_allocs_per_op") is not None
+        return Figures(counted_allocs(result),
+                       result["exact_bytes_per_op"] if exact else result.get("bytes_per_op"),
+                       result.get("exact_iterations") if exact else None,
+                       result.get("exact_allocs_per_op"))
+
+
+def same_per_run(a: Figures, b: Figures) -> bool:
+    """Two exact runs of different lengths that made the same allocations per run, their count within
+    RUNTIME_ALLOCATIONS_PER_RUN and their bytes within 1 %: allocations made once per run (a pool or a cache
+    refilled), spread over other numbers of ops. Not a change per op, whatever allocs/op says. Whole counts
+    per op on both sides are per op (1 per op over 78 ops makes as many as 2 per op over 39)."""
+    if a.iterations is None or b.iterations is None or a.iterations == b.iterations or \
+            a.allocs_per_op is None or b.allocs_per_op is None or a.bytes_per_op is None or b.bytes_per_op is None \
+            or a.exact_allocs_per_op is None or b.exact_allocs_per_op is None:
+        return False
+    if float(a.allocs_per_op).is_integer() and float(b.allocs_per_op).is_integer():
+        return False
+    allocs = (a.exact_allocs_per_op * a.iterations, b.exact_allocs_per_op * b.iterations)
+    total_bytes = (a.bytes_per_op * a.iterations, b.bytes_per_op * b.iterations)
+    return abs(allocs[0] - allocs[1]) <= RUNTIME_ALLOCATIONS_PER_RUN + 1e-6 and \
+        abs(total_bytes[0] - total_bytes[1]) <= 0.01 * max(total_bytes)
+
+
+def _same_allocs(a: Figures, b: Figures) -> bool:
+    return a.allocs_per_op is not None and b.allocs_per_op is not None and \
+        (_allocs_same(a.allocs_per_op, b.allocs_per_op) or same_per_run(a, b))
+
+
+def _same_bytes(a: Figures, b: Figures) -> bool:
+    return a.bytes_per_op is not None and b.bytes_per_op is not None and \
+        (bytes_equal(a.bytes_per_op, b.bytes_per_op) or same_per_run(a, b))
+
+
+def _as_values(runs: Sequence[Run], field: str) -> tuple[Run, ...]:
+    return tuple(Run(run.first, run.last, getattr(run.value, field)) for run in runs)
+
+
 def benchmark_changes(case: str, bench: Mapping[str, Any], columns: Sequence[Column],
                       sites: Sequence[Site]) -> list[Change]:
-    allocs = {col: counted_allocs(result) for col, result in bench["results"].items()}
+    """A benchmark's changes of allocs/op and of B/op across versions. Two exact runs that made the same
+    allocations per run over other numbers of ops (same_per_run) are not a change."""
+    figures = {col: Figures.of(result) for col, result in bench["results"].items()}
     lines = covered(bench.get("linked_ranges", []))
     mine = [s for s in sites if (s.file, s.line) in lines]
 
     def words(col: str) -> tuple[tuple[str, str, str], ...]:
         return tuple((s.id, s.cells[col].compiler.value, s.cells[col].message) for s in mine if col in s.cells)
     out = []
-    for group in grouped_runs(columns, allocs, _allocs_same):
+    allocs = {col: f for col, f in figures.items() if f.allocs_per_op is not None}
+    for group in grouped_runs(columns, allocs, _same_allocs):
         if len(group.runs) > 1:
             arch = group.arches[0]
             unchanged = all(words(column_id(a.last, arch)) == words(column_id(b.first, arch))
                             for a, b in zip(group.runs, group.runs[1:], strict=False))
-            out.append(Change(case, ChangeKind.BENCHMARK_ALLOCS, bench["name"], "", group.arches, group.runs,
-                              unchanged, package=bench.get("package")))
-    byte_values = {col: (result.get("exact_bytes_per_op") if result.get("exact_bytes_per_op") is not None
-                         else result.get("bytes_per_op")) for col, result in bench["results"].items()}
-    for group in grouped_runs(columns, byte_values, bytes_equal):
+            out.append(Change(case, ChangeKind.BENCHMARK_ALLOCS, bench["name"], "", group.arches,
+                              _as_values(group.runs, "allocs_per_op"), unchanged, package=bench.get("package")))
+    byte_values = {col: f for col, f in figures.items() if f.bytes_per_op is not None}
+    for group in grouped_runs(columns, byte_values, _same_bytes):
         if len(group.runs) > 1:
-            out.append(Change(case, ChangeKind.BENCHMARK_BYTES, bench["name"], "", group.arches, group.runs, None,
-                              package=bench.get("package")))
+            out.append(Change(case, ChangeKind.BENCHMARK_BYTES, bench["name"], "", group.arches,
+                              _as_values(group.runs, "bytes_per_op"), None, package=bench.get("package")))
+    return out
+
+
+def per_run_steps(bench: Mapping[str, Any], columns: Sequence[Column]) -> list[tuple[Column, Column, Figures,
+                                                                                     Figures]]:
+    """The steps between consecutive versions (per arch) where the benchmark's allocs/op or B/op differ only
+    because its exact runs had other numbers of ops (same_per_run): (before, after) columns and figures."""
+    figures = {col: Figures.of(result) for col, result in bench["results"].items()}
+    out = []
+    for arch in sorted({c.arch for c in columns}):
+        mine = [c for c in columns if c.arch == arch and c.id in figures]
+        for before, after in itertools.pairwise(mine):
+            a, b = figures[before.id], figures[after.id]
+            differ = not (a.allocs_per_op is not None and b.allocs_per_op is not None and
+                          _allocs_same(a.allocs_per_op, b.allocs_per_op)) or \
+                not (a.bytes_per_op is not None and b.bytes_per_op is not None and
+                     bytes_equal(a.bytes_per_op, b.bytes_per_op))
+            if differ and same_per_run(a, b):
+                out.append((before, after, a, b))
     return out
 
 

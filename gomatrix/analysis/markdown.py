@@ -554,6 +554,7 @@ def _between_versions(report: Doc) -> list[str]:
     if minor:
         out += [f"{_count(minor, 'more change')} of less than half an allocation or 16 B per op (allocations made "
                 "once in many ops) are listed under *What changed across versions*.", ""]
+    out += _per_run(view.get("per_run") or [])
     urls = _source_urls(report)
     current: tuple[str, str | None] | None = None
     # a benchmark's allocs/op and B/op that changed at the same step share one bullet and its sites
@@ -597,6 +598,23 @@ def _between_versions(report: Doc) -> list[str]:
     if not view["steps"]:
         out.append("No benchmark's exact allocs/op or B/op changed between versions.")
     return [*out, ""]
+
+
+def _per_run(steps: list[Doc]) -> list[str]:
+    """Benchmarks counted as unchanged although their allocs/op differ: each exact run made the same
+    allocations, over other numbers of ops."""
+    if not steps:
+        return []
+    names = sorted({(s["case"], s["package"], s["benchmark"]) for s in steps})
+    # the example: the widest apart in allocs/op
+    first = max(steps, key=lambda s: abs(float(s["allocs_per_op_after"]) - float(s["allocs_per_op_before"])))
+    return [f"Unchanged although their allocs/op or B/op differ between versions: {_count(len(names), 'benchmark')} "
+            "whose exact runs made the same allocations per run (once per run, not per op) over other numbers of "
+            f"ops, e.g. {md_code(first['benchmark'])} on {first['arch']}: {first['allocs_per_run']:,.0f} "
+            f"allocations and {fmt_bytes(first['bytes_per_run'])} in each run, over {first['ops_before']:,} ops on "
+            f"{first['before']} ({fmt_allocs(first['allocs_per_op_before'])} allocs/op) and {first['ops_after']:,} "
+            f"on {first['after']} ({fmt_allocs(first['allocs_per_op_after'])} allocs/op). report.json lists "
+            "every one under `overview.per_run`.", ""]
 
 
 def _whole_step(step: Doc) -> bool:

@@ -1,6 +1,7 @@
 """The first screen of a report on many benchmarks: which benchmarks' exact allocs/op or B/op changed between Go
 versions, each with the sites whose measured allocations for it changed at the same step and what `-m` said
-there before and after; then how many benchmarks and sites there are and how many did not change."""
+there before and after; then how many benchmarks and sites there are and how many did not change, and which
+differ only because their runs had other numbers of ops."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gomatrix.analysis.evidence import Change, ChangeKind, Column, Run, Site
+from gomatrix.analysis.evidence import Change, ChangeKind, Column, Run, Site, per_run_steps
 from gomatrix.core.values import ALLOCATES_THRESHOLD, allocs_equal, column_id, snapped_allocs
 
 
@@ -41,6 +42,25 @@ class BenchmarkStep:
 
 
 @dataclass(frozen=True)
+class PerRunStep:
+    """A benchmark whose allocs/op or B/op differ between two versions only because its exact runs had other
+    numbers of ops: each run made the same allocations (evidence.same_per_run). Counted as unchanged."""
+
+    case: str
+    package: str | None
+    benchmark: str
+    arch: str
+    before: str  # Go versions
+    after: str
+    allocs_per_run: float  # the exact run's count before (the one after is within a runtime allocation or two)
+    bytes_per_run: float
+    ops_before: int
+    ops_after: int
+    allocs_per_op_before: float
+    allocs_per_op_after: float
+
+
+@dataclass(frozen=True)
 class Overview:
     benchmarks: int  # benchmark rows (package, name) over every case
     sites: int
@@ -48,6 +68,7 @@ class Overview:
     changed_benchmarks: int  # benchmarks with at least one step
     unchanged_benchmarks: int
     steps: tuple[BenchmarkStep, ...]
+    per_run: tuple[PerRunStep, ...] = ()
 
 
 def _measured_for(site: Site, col: str, benchmark: str) -> float | None:
@@ -99,7 +120,14 @@ def overview(cases: Sequence[Mapping[str, Any]], sites_by_case: Mapping[str, Seq
     all_sites = [site for sites in sites_by_case.values() for site in sites]
     allocating = sum(1 for site in all_sites if any(
         (cell.allocs_per_op or 0) >= ALLOCATES_THRESHOLD for cell in site.cells.values()))
-    return Overview(len(rows), len(all_sites), allocating, len(changed), len(rows) - len(changed), tuple(steps))
+    per_run = tuple(PerRunStep(case, package, name, before.arch, before.go_version, after.go_version,
+                               (a.exact_allocs_per_op or 0) * (a.iterations or 0),
+                               (a.bytes_per_op or 0) * (a.iterations or 0), a.iterations or 0, b.iterations or 0,
+                               a.exact_allocs_per_op or 0, b.exact_allocs_per_op or 0)
+                    for (case, package, name), bench in rows.items()
+                    for before, after, a, b in per_run_steps(bench, columns))
+    return Overview(len(rows), len(all_sites), allocating, len(changed), len(rows) - len(changed), tuple(steps),
+                    per_run)
 
 
 def _label(bench: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], case: str) -> str:

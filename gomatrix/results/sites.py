@@ -40,6 +40,7 @@ class Measured:
     allocs_per_op: float
     bytes_per_op: float
     callees: tuple[str, ...] = ()  # functions called at the line inside which they were made (none: the line)
+    iterations: int | None = None  # ops of the profiled run (None: a cell written before it was recorded)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def cell_sites(escapes: Iterable[EscapeSite], accounts: Mapping[str, Accounting]
                     p[:2] == (entry.file, entry.line) for p in by_position)):
                 measured_by_line.setdefault((entry.file, entry.line), []).append(
                     Measured(name, entry.allocs_per_op, entry.bytes_per_op,
-                             tuple(c.function for c in entry.callees if c.allocs_per_op > 0)))
+                             tuple(c.function for c in entry.callees if c.allocs_per_op > 0), accounting.iterations))
     positions = sorted(by_position)
     owner: dict[tuple[str, int], tuple[str, int, int]] = {}
     for line_key in measured_by_line:

@@ -142,7 +142,7 @@ def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str)
     if exit_code == DRIVER_TIMEOUT:
         limit = read_or_empty(raw_dir / "timed-out").strip() or "?"
         return Ending(Status.TIMEOUT, f"the cell ran longer than {limit} s and was killed")
-    bench = read_or_empty(raw_dir / "bench.txt")
+    bench = _failed_run(raw_dir)
     if (raw_dir / "oom").exists():
         return Ending(Status.FAILED, f"out of memory: a process of the cell hit the memory limit and was killed "
                                      f"(with {label}): {tail(bench, 3)}")
@@ -152,11 +152,37 @@ def interpret_driver_exit(exit_code: int, raw_dir: Path, cell: Cell, label: str)
         return Ending(Status.FAILED, f"out of memory: the Go runtime could not get memory within the limit "
                                      f"(with {label}): {fatal}")
     if exit_code == DRIVER_BENCH:
-        return Ending(Status.FAILED, f"the benchmarks failed with {label}: {fatal or tail(bench)}")
+        return Ending(Status.FAILED, f"the benchmarks failed with {label}: {fatal or _failure(bench)}")
     if exit_code == DRIVER_TOOLCHAIN:
         return Ending(Status.FAILED,
                       f"no usable go toolchain in {label}: {tail(read_or_empty(raw_dir / 'go-version.txt'))}")
     return Ending(Status.FAILED, f"the driver exited with {exit_code}")
+
+
+_FAILED = ("--- FAIL", "FAIL", "panic:", "fatal error:")
+
+
+def _failed_run(raw_dir: Path) -> str:
+    """The output of the run of the test binary that failed: the timed run's (bench.txt), else the exact
+    run's (with bench.timings off there is no timed run, and the exact run runs every benchmark first)."""
+    outputs = [read_or_empty(raw_dir / name) for name in ("bench.txt", "exact-bench.txt", "sites-bench.txt")]
+    return next((text for text in outputs if any(line.startswith(_FAILED) for line in text.splitlines())),
+                outputs[0] or outputs[1])
+
+
+def _failure(output: str, most: int = 6) -> str:
+    """What failed: go test's first "--- FAIL: BenchmarkX" with what the benchmark logged (the indented lines
+    after it), else the output's tail. A module's output is long, and its tail is only go test's FAIL lines."""
+    lines = output.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("--- FAIL")), None)
+    if at is None:
+        return tail(output)
+    logged = []
+    for line in lines[at + 1:at + 1 + most]:
+        if not line.startswith((" ", "\t")):
+            break
+        logged.append(line)
+    return "\n".join([lines[at], *logged])
 
 
 def utc_now() -> str:
