@@ -22,6 +22,7 @@ from gomatrix.analysis.evidence import (
     site_changes,
 )
 from gomatrix.analysis.markdown import render_markdown
+from gomatrix.analysis.since import SinceChange, SinceKind, changes_since
 from gomatrix.results.sites import Compiler, Measured
 from tests.recorded import ROOT
 
@@ -113,3 +114,16 @@ def test_the_first_screen_counts_them_unchanged_and_gives_the_widest_example() -
             "made the same allocations per run") in first
     assert ("`BenchmarkObjectGet/items_100000/lookups_0` on amd64: 96 allocations and 68.41 MiB in each run, over "
             "78 ops on go1.24.11 (1.231 allocs/op) and 42 on go1.26.6 (2.286 allocs/op)") in first
+
+
+def test_since_the_previous_run_the_same_allocations_per_run_over_other_ops_are_no_change() -> None:
+    """Two nightly runs of one version: go test's ramp-up gave the exact run 78 ops, then 42."""
+    previous = json.loads((ROOT / "reports" / "2026-11-30" / "report.json").read_text())
+    current = copy.deepcopy(previous)
+    column = "go1.21.13 amd64"
+    for report, ops, allocs in ((previous, 78, 96), (current, 42, 96)):
+        report["cases"][0]["benchmarks"][0]["results"][column].update(_result(allocs, 71_733_280, ops))
+    assert changes_since(previous, current) == [SinceChange(SinceKind.NONE)]
+    current["cases"][0]["benchmarks"][0]["results"][column].update(_result(42 * 3, 42 * 3 * 64, 42))
+    [change] = changes_since(previous, current)
+    assert change.kind == SinceKind.ALLOCS

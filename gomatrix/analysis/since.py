@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gomatrix.analysis.evidence import Figures, same_per_run
 from gomatrix.core.kinds import Status
 from gomatrix.core.values import ALLOCATES_THRESHOLD, allocs_equal, fmt_allocs, snapped_allocs, version_key
 
@@ -160,8 +161,10 @@ def _holds(value: bool) -> str:
     return "holds" if value else "fails"
 
 
-Measurements = dict[str, float]  # benchmark -> allocs/op measured at a line
+Measurements = dict[str, Figures]  # benchmark -> allocs/op (and B/op, the profiled run's ops) measured at a line
 
+
+_NOTHING = Figures(0.0, 0.0, None, 0.0)  # a benchmark that allocated nothing measurable at a line
 
 LineVerdicts = dict[tuple[str, int], dict[str, tuple[str, Measurements | None]]]
 
@@ -187,7 +190,10 @@ def _lines(report: dict[str, Any], case: str) -> tuple[LineVerdicts, set[str]]:
                 sums = dict(sums or {})
                 for m in measured:
                     if m["allocs_per_op"] >= ALLOCATES_THRESHOLD:
-                        sums[m["benchmark"]] = sums.get(m["benchmark"], 0.0) + m["allocs_per_op"]
+                        was = sums.get(m["benchmark"], Figures(0.0, 0.0, m.get("iterations"), 0.0))
+                        allocs = (was.exact_allocs_per_op or 0.0) + m["allocs_per_op"]
+                        sums[m["benchmark"]] = Figures(allocs, (was.bytes_per_op or 0.0) + m["bytes_per_op"],
+                                                       m.get("iterations"), allocs)
             out[(site["file"], site["line"])][column] = (verdict, sums)
     # A case with no site in a column: its benchmarks say whether the cell was profiled.
     for bench in found.get("benchmarks", []):
@@ -217,10 +223,12 @@ def _site_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[Sin
                 if old[1] is None or new[1] is None:
                     continue
                 for bench in sorted(old[1].keys() | new[1].keys()):
-                    was, now_value = old[1].get(bench, 0.0), new[1].get(bench, 0.0)
-                    if not allocs_equal(was, now_value):
-                        measured.append((f"{label} ({bench})", column, fmt_allocs(snapped_allocs(was)),
-                                         fmt_allocs(snapped_allocs(now_value))))
+                    was, now_value = old[1].get(bench, _NOTHING), new[1].get(bench, _NOTHING)
+                    if not allocs_equal(was.allocs_per_op or 0.0, now_value.allocs_per_op or 0.0) and \
+                            not same_per_run(was, now_value):
+                        measured.append((f"{label} ({bench})", column,
+                                         fmt_allocs(snapped_allocs(was.allocs_per_op or 0.0)),
+                                         fmt_allocs(snapped_allocs(now_value.allocs_per_op or 0.0))))
     order = _order(current)
     return _grouped(SinceKind.SITE, measured, order) + _grouped(SinceKind.DIAGNOSTIC, verdicts, order)
 
@@ -246,7 +254,9 @@ def _allocs_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[S
                 key = "exact_allocs_per_op" if exact_both else "allocs_per_op"
                 old_value, value = (snapped_allocs(r[key], r.get("exact_iterations") if exact_both else None)
                                     if r.get(key) is not None else None for r in (old_result, result))
-                if old_value is not None and value is not None and not allocs_equal(old_value, value):
+                # the same allocations per run over another number of ops: no change (evidence.same_per_run)
+                if old_value is not None and value is not None and not allocs_equal(old_value, value) and \
+                        not (exact_both and same_per_run(Figures.of(old_result), Figures.of(result))):
                     entries.append((subject, column, fmt_allocs(snapped_allocs(old_value)),
                                     fmt_allocs(snapped_allocs(value))))
     return _grouped(SinceKind.ALLOCS, entries, _order(current))
