@@ -45,11 +45,10 @@ var gomatrixIters = map[string]int{}
 // the final run (at most as many ops each as the final run).
 var gomatrixReplays = map[string][]int{}
 
-// Exact mode: the ops of each run of a benchmark so far. Sites mode: how many runs a benchmark has started, and
-// the benchmarks making the exact run's runs again (no profile, no snapshots: as in the exact run).
+// The ops of each run of a benchmark so far (replayed runs aside), and, sites mode, the benchmarks making the
+// exact run's runs again (no profile, no snapshots: as in the exact run).
 var (
 	gomatrixRuns      = map[*B][]int{}
-	gomatrixRunsRun   = map[*B]int{}
 	gomatrixReplaying = map[*B]bool{}
 )
 
@@ -304,30 +303,25 @@ func (b *B) gomatrixRun1() {
 // Sites mode: before the final run (the second, after run1's), the exact run's runs in between are made again,
 // unprofiled, so the final run starts from the state the exact run's started from.
 func (b *B) gomatrixRunN(n int) {
-	switch gomatrixMode {
-	case "exact":
-		gomatrixRuns[b] = append(gomatrixRuns[b], n)
-	case "sites":
-		gomatrixRunsRun[b]++
-		if gomatrixRunsRun[b] != 2 {
+	if gomatrixMode == "" || gomatrixReplaying[b] {
+		return
+	}
+	gomatrixRuns[b] = append(gomatrixRuns[b], n)
+	replay := gomatrixReplays[b.name]
+	if gomatrixMode != "sites" || len(gomatrixRuns[b]) != 2 || len(replay) == 0 {
+		return
+	}
+	runtime.MemProfileRate = 0
+	gomatrixReplaying[b] = true
+	defer func() {
+		runtime.MemProfileRate = 1
+		delete(gomatrixReplaying, b)
+	}()
+	for _, ops := range replay {
+		if b.failed {
 			return
 		}
-		replay := gomatrixReplays[b.name]
-		if len(replay) == 0 {
-			return
-		}
-		runtime.MemProfileRate = 0
-		gomatrixReplaying[b] = true
-		defer func() {
-			runtime.MemProfileRate = 1
-			delete(gomatrixReplaying, b)
-		}()
-		for _, ops := range replay {
-			if b.failed {
-				return
-			}
-			b.runN(ops)
-		}
+		b.runN(ops)
 	}
 }
 
@@ -351,7 +345,7 @@ func (b *B) gomatrixLaunched() {
 		delete(gomatrixRuns, b)
 		return
 	}
-	delete(gomatrixRunsRun, b)
+	delete(gomatrixRuns, b)
 	w := b.gomatrixWindow()
 	delete(gomatrixWindows, b)
 	if w.broken != "" {
