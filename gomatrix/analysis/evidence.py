@@ -587,22 +587,25 @@ class Figures:
                        result.get("exact_iterations") if exact else None,
                        result.get("exact_allocs_per_op"))
 
+    @property
+    def per_run(self) -> tuple[float, float] | None:
+        """(allocations, bytes) over the whole run the figures come from; None without its ops."""
+        if self.iterations is None or self.exact_allocs_per_op is None or self.bytes_per_op is None:
+            return None
+        return self.exact_allocs_per_op * self.iterations, self.bytes_per_op * self.iterations
+
 
 def same_per_run(a: Figures, b: Figures) -> bool:
     """Two exact runs of different lengths that made the same allocations per run, their count within
     RUNTIME_ALLOCATIONS_PER_RUN and their bytes within 1 %: allocations made once per run (a pool or a cache
     refilled), spread over other numbers of ops. Not a change per op, whatever allocs/op says. Whole counts
     per op on both sides are per op (1 per op over 78 ops makes as many as 2 per op over 39)."""
-    if a.iterations is None or b.iterations is None or a.iterations == b.iterations or \
-            a.allocs_per_op is None or b.allocs_per_op is None or a.bytes_per_op is None or b.bytes_per_op is None \
-            or a.exact_allocs_per_op is None or b.exact_allocs_per_op is None:
+    mine, theirs = a.per_run, b.per_run
+    if mine is None or theirs is None or a.iterations == b.iterations or \
+            (float(a.allocs_per_op or 0).is_integer() and float(b.allocs_per_op or 0).is_integer()):
         return False
-    if float(a.allocs_per_op).is_integer() and float(b.allocs_per_op).is_integer():
-        return False
-    allocs = (a.exact_allocs_per_op * a.iterations, b.exact_allocs_per_op * b.iterations)
-    total_bytes = (a.bytes_per_op * a.iterations, b.bytes_per_op * b.iterations)
-    return abs(allocs[0] - allocs[1]) <= RUNTIME_ALLOCATIONS_PER_RUN + 1e-6 and \
-        abs(total_bytes[0] - total_bytes[1]) <= 0.01 * max(total_bytes)
+    return abs(mine[0] - theirs[0]) <= RUNTIME_ALLOCATIONS_PER_RUN + 1e-6 and \
+        abs(mine[1] - theirs[1]) <= 0.01 * max(mine[1], theirs[1])
 
 
 def _same_allocs(a: Figures, b: Figures) -> bool:

@@ -121,8 +121,7 @@ def overview(cases: Sequence[Mapping[str, Any]], sites_by_case: Mapping[str, Seq
     allocating = sum(1 for site in all_sites if any(
         (cell.allocs_per_op or 0) >= ALLOCATES_THRESHOLD for cell in site.cells.values()))
     per_run = tuple(PerRunStep(case, package, name, before.arch, before.go_version, after.go_version,
-                               (a.exact_allocs_per_op or 0) * (a.iterations or 0),
-                               (a.bytes_per_op or 0) * (a.iterations or 0), a.iterations or 0, b.iterations or 0,
+                               *(a.per_run or (0.0, 0.0)), a.iterations or 0, b.iterations or 0,
                                a.exact_allocs_per_op or 0, b.exact_allocs_per_op or 0)
                     for (case, package, name), bench in rows.items()
                     for before, after, a, b in per_run_steps(bench, columns))
